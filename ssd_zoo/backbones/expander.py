@@ -1,0 +1,86 @@
+"""Feature extraction by layer name from any Gluon network, plus SSD extra layers.
+
+The backbone is traced to a symbol, the named internal outputs become the first feature maps,
+and stride-2 extra layers (1x1 transition, 3x3 conv, BatchNorm, ReLU) are appended after the
+last one. Layer and parameter names follow GluonCV's ``FeatureExpander`` (``expand_conv0``,
+``expand_trans_bn0``, ...), so GluonCV SSD weight files load unchanged.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import List, Sequence
+
+import mxnet as mx
+from mxnet.gluon import HybridBlock, SymbolBlock
+
+__all__ = ['FeatureExpander', 'output_names', 'resolve_output']
+
+
+def output_names(symbol: mx.sym.Symbol, prefix: str = '') -> List[str]:
+    """Names of a symbol's internal outputs, without ``prefix`` and the ``_output`` suffix."""
+    names = []
+    for full in symbol.get_internals().list_outputs():
+        if full.endswith('_output') and full.startswith(prefix):
+            names.append(full[len(prefix):-len('_output')])
+    return names
+
+
+def resolve_output(symbol: mx.sym.Symbol, name: str, prefix: str = '') -> mx.sym.Symbol:
+    """The internal output ``prefix + name``; an unknown name fails listing the nearest ones."""
+    internals = symbol.get_internals()
+    key = prefix + name if not name.endswith('_output') else prefix + name[:-len('_output')]
+    if key + '_output' in internals.list_outputs():
+        return internals[key + '_output']
+    candidates = output_names(symbol, prefix)
+    close = difflib.get_close_matches(name, candidates, n=6, cutoff=0.5)
+    raise ValueError('feature layer %r is not an output of the backbone%s; nearest names: %s '
+                     '(ssd_zoo.inspect_backbone lists them all with their strides)'
+                     % (name, ' (prefix %r)' % prefix if prefix else '',
+                        ', '.join(close) if close else ', '.join(candidates[-6:])))
+
+
+class FeatureExpander(SymbolBlock):
+    """Named backbone outputs followed by extra stride-2 layers; one output per SSD head.
+
+    Parameters
+    ----------
+    network : HybridBlock
+        The classification network.
+    outputs : sequence of str
+        Internal output names (without the network's prefix), shallow to deep.
+    filters : sequence of int
+        Channels of each appended extra layer.
+    min_depth, reduce_ratio : int, float
+        The 1x1 transition has ``max(min_depth, round(f * reduce_ratio))`` channels.
+    use_bn : bool
+        BatchNorm after each extra convolution (GluonCV's default; its ``fix_gamma`` default
+        is kept so that GluonCV weights give identical outputs).
+    """
+
+    def __init__(self, network: HybridBlock, outputs: Sequence[str], filters: Sequence[int],
+                 min_depth: int = 128, reduce_ratio: float = 1.0, use_bn: bool = True):
+        data = mx.sym.var('data')
+        traced = network(data)
+        prefix = network.prefix
+        features = [resolve_output(traced, name, prefix) for name in outputs]
+        init = mx.init.Xavier(rnd_type='gaussian', factor_type='out', magnitude=2)
+        y = features[-1]
+        for i, channels in enumerate(filters):
+            transition = max(min_depth, int(round(channels * reduce_ratio)))
+            y = self._conv_bn_relu(y, transition, 1, 1, 0, 'expand_trans_%s{}'.format(i),
+                                   use_bn, init)
+            y = self._conv_bn_relu(y, channels, 3, 2, 1, 'expand_%s{}'.format(i), use_bn, init)
+            features.append(y)
+        super().__init__(features, data, params=network.collect_params())
+        self.backbone_prefix = prefix
+        self.feature_names = list(outputs) + ['expand_relu%d' % i for i in range(len(filters))]
+
+    @staticmethod
+    def _conv_bn_relu(x, channels, kernel, stride, pad, name, use_bn, init):
+        x = mx.sym.Convolution(x, num_filter=channels, kernel=(kernel, kernel),
+                               stride=(stride, stride), pad=(pad, pad), no_bias=use_bn,
+                               name=name % 'conv', attr={'__init__': init.dumps()})
+        if use_bn:
+            x = mx.sym.BatchNorm(x, name=name % 'bn')
+        return mx.sym.Activation(x, act_type='relu', name=name % 'relu')
+

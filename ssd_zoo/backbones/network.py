@@ -1,0 +1,48 @@
+"""Classification networks from GluonCV's model zoo, built reproducibly and loaded offline."""
+from __future__ import annotations
+
+import logging
+from typing import Optional, Union
+
+import mxnet as mx
+from mxnet.gluon import HybridBlock
+
+from ..weights import find_weights_file
+
+__all__ = ['load_network']
+
+log = logging.getLogger(__name__)
+
+
+def load_network(network: Union[str, HybridBlock], pretrained: Union[bool, str] = False,
+                 root: Optional[str] = None, ctx: Optional[mx.Context] = None,
+                 **kwargs) -> HybridBlock:
+    """A GluonCV classification network, optionally with its ImageNet weights from disk.
+
+    The network is built in a fresh name scope, so its parameter prefix is the one a fresh
+    process gives it (``resnetv10_``, ``mobilenet0_``): weight files written by GluonCV and by
+    ssd_zoo use the same names whatever else the process has built.
+
+    Parameters
+    ----------
+    network : str or HybridBlock
+        GluonCV model-zoo name, or a block, which is returned as it is.
+    pretrained : bool or str
+        ``True`` loads ``<root>/<network>-<hash>.params`` (GluonCV's file name) or
+        ``<root>/<network>.params``; a string is the path of a weights file. Nothing is
+        downloaded: a missing file raises ``FileNotFoundError`` naming the paths tried.
+    root : str, optional
+        Folder of weight files, default ``$MXNET_HOME/models``.
+    ctx : mx.Context, optional
+        Where the loaded weights live.
+    """
+    if isinstance(network, HybridBlock):
+        return network
+    from gluoncv.model_zoo import get_model as gluoncv_model  # heavy import, only when needed
+    with mx.name.NameManager():
+        net = gluoncv_model(network, pretrained=False, **kwargs)
+    if pretrained:
+        path = pretrained if isinstance(pretrained, str) else find_weights_file(network, root)
+        log.info('loading %s ImageNet weights from %s', network, path)
+        net.load_parameters(path, ctx=ctx or mx.cpu(), ignore_extra=True)
+    return net

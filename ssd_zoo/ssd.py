@@ -1,0 +1,311 @@
+"""The SSD network: feature extractor + per-head predictors + anchors + decoder."""
+from __future__ import annotations
+
+import logging
+from typing import Dict, List, Optional, Sequence, Union
+
+import mxnet as mx
+from mxnet import autograd
+from mxnet.base import MXNetError
+from mxnet.gluon import HybridBlock, nn
+
+from .anchors import AnchorGenerator, AnchorLayout, anchor_layouts
+from .decode import make_decoder
+from .heads import ConvPredictor
+
+__all__ = ['SSD', 'get_ssd']
+
+log = logging.getLogger(__name__)
+
+#: initializer of freshly created layers (GluonCV / Caffe SSD convention)
+DEFAULT_INIT = mx.init.Xavier(rnd_type='gaussian', factor_type='out', magnitude=2)
+
+
+class SSD(HybridBlock):
+    """Single-shot multibox detector (Liu et al., 2016) on a multi-output feature extractor.
+
+    Parameters
+    ----------
+    features : HybridBlock
+        Returns one feature map per head, shallow to deep.
+    layouts : sequence of AnchorLayout
+        Anchor layout of each head.
+    classes : sequence of str
+        Foreground class names.
+    base_size : int
+        Training input side; inputs of any size at least :meth:`min_input_size` work.
+    predictor_kernel : int
+        Kernel side of the predictor convolutions.
+    nms_thresh, nms_topk, post_nms, nms_mode
+        Decoding settings, see :meth:`set_nms`.
+
+    Notes
+    -----
+    Under ``autograd.train_mode()`` the network returns ``cls_preds (B, N, C+1)``,
+    ``box_preds (B, N, 4)`` and ``anchors (1, N, 4)`` (normalized corners); otherwise
+    ``ids (B, K, 1)``, ``scores (B, K, 1)``, ``bboxes (B, K, 4)`` in input pixels. A hybridized
+    network re-traces when the mode changes, so it never returns the other mode's outputs.
+    """
+
+    def __init__(self, features: HybridBlock, layouts: Sequence[AnchorLayout],
+                 classes: Sequence[str], base_size: int, predictor_kernel: int = 3,
+                 nms_thresh: float = 0.45, nms_topk: int = 400, post_nms: int = 100,
+                 nms_mode: str = 'multibox', **kwargs):
+        super().__init__(**kwargs)
+        self.classes = list(classes)
+        self.base_size = base_size
+        self._predictor_kernel = predictor_kernel
+        self._traced_training: Optional[bool] = None
+        self._min_size: Optional[int] = None
+        with self.name_scope():
+            self.features = features
+            self.class_predictors = nn.HybridSequential()
+            self.box_predictors = nn.HybridSequential()
+            self.anchor_generators = nn.HybridSequential()
+            for layout in layouts:
+                self.anchor_generators.add(AnchorGenerator(layout))
+                self.class_predictors.add(
+                    ConvPredictor(layout.num_anchors * (self.num_classes + 1), predictor_kernel))
+                self.box_predictors.add(ConvPredictor(layout.num_anchors * 4, predictor_kernel))
+        self.set_nms(nms_thresh, nms_topk, post_nms, nms_mode)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of foreground classes."""
+        return len(self.classes)
+
+    @property
+    def layouts(self) -> List[AnchorLayout]:
+        """Anchor layout of every head."""
+        return [gen.layout for gen in self.anchor_generators]
+
+    def set_nms(self, nms_thresh: float = 0.45, nms_topk: int = 400, post_nms: int = 100,
+                mode: str = 'multibox') -> None:
+        """Set how predictions are decoded into detections.
+
+        Parameters
+        ----------
+        nms_thresh : float
+            IoU above which the lower-scored box is suppressed; <= 0 or >= 1 disables NMS.
+        nms_topk : int
+            Boxes considered by NMS (best first); -1 for all.
+        post_nms : int
+            Detections returned per image (``K``); -1 for all.
+        mode : str
+            ``'multibox'``: MXNet's ``MultiBoxDetection``, one class per anchor (fast);
+            ``'per_class'``: GluonCV's per-class candidates and NMS (identical to GluonCV).
+        """
+        self._clear_cached_op()
+        self.nms_settings = dict(nms_thresh=nms_thresh, nms_topk=nms_topk, post_nms=post_nms,
+                                 mode=mode)
+        with self.name_scope():
+            self.decoder = make_decoder(mode, self.num_classes, nms_thresh, nms_topk, post_nms)
+
+    def reset_class(self, classes: Sequence[str],
+                    reuse_weights: Union[None, Dict, Sequence[str]] = None) -> None:
+        """Replace the classes, rebuilding the class predictors (as GluonCV's ``reset_class``).
+
+        Parameters
+        ----------
+        classes : sequence of str
+            The new foreground classes.
+        reuse_weights : dict or list, optional
+            ``{new: old}`` by name or index, or a list of names kept from the old classes; those
+            classes (and the background) keep their trained predictor weights.
+        """
+        old_classes, new_classes = self.classes, list(classes)
+        mapping = _class_mapping(old_classes, new_classes, reuse_weights)
+        self._clear_cached_op()
+        old_predictors = list(self.class_predictors)
+        self.classes = new_classes
+        with self.name_scope():
+            self.class_predictors = nn.HybridSequential(prefix=self.class_predictors.prefix)
+            for old, gen in zip(old_predictors, self.anchor_generators):
+                old_conv = old.predictor
+                in_channels = old_conv.weight.shape[1]
+                new = ConvPredictor(gen.num_anchors * (len(new_classes) + 1),
+                                    self._predictor_kernel, in_channels=in_channels,
+                                    prefix=old.prefix)
+                if old_conv.weight._data is not None:  # pylint: disable=protected-access
+                    ctx = old_conv.weight.list_ctx()
+                    new.initialize(ctx=ctx)
+                    for old_p, new_p in ((old_conv.weight, new.predictor.weight),
+                                         (old_conv.bias, new.predictor.bias)):
+                        new_p.set_data(_remap_rows(old_p.data(), new_p.data(), mapping,
+                                                   len(old_classes) + 1, len(new_classes) + 1))
+                self.class_predictors.add(new)
+        self.set_nms(**self.nms_settings)
+
+    def initialize(self, init=None, ctx=None, verbose=False, force_reinit=False):
+        """Initialize the parameters that have no value yet (e.g. not the loaded backbone).
+
+        ``init`` defaults to the SSD convention (Xavier, gaussian, fan-out, magnitude 2); layers
+        with their own initializer (BatchNorm, predictors) keep it.
+        """
+        init = init or DEFAULT_INIT
+        for param in self.collect_params().values():
+            fresh = param._data is None and not param._deferred_init  # pylint: disable=protected-access
+            if fresh or force_reinit:
+                param.initialize(default_init=init, ctx=ctx, force_reinit=force_reinit)
+
+    def min_input_size(self) -> int:
+        """Smallest input side (pixels) for which every head still has a feature map."""
+        if self._min_size is None:
+            self._min_size = _smallest_valid_side(self, self.base_size)
+        return self._min_size
+
+    def forward(self, x, *args):  # pylint: disable=arguments-differ
+        training = autograd.is_training()
+        if self._active and self._traced_training is not None \
+                and self._traced_training != training:
+            self._clear_cached_op()  # one cached graph per mode; trace the other one afresh
+        self._traced_training = training
+        if isinstance(x, mx.nd.NDArray):
+            self._check_input(x)
+        return super().forward(x, *args)
+
+    def _check_input(self, x) -> None:
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError('SSD expects a batch of RGB images (B, 3, H, W), got shape %s'
+                             % (x.shape,))
+        height, width = x.shape[2:]
+        if min(height, width) < self.base_size and min(height, width) < self.min_input_size():
+            raise ValueError('input %dx%d (HxW) is too small for this SSD: each side must be at '
+                             'least %d pixels (its base size is %d)'
+                             % (height, width, self.min_input_size(), self.base_size))
+
+    def hybrid_forward(self, F, x):  # pylint: disable=arguments-differ
+        features = self.features(x)
+        if len(features) != len(self.anchor_generators):
+            raise ValueError('the feature extractor returns %d maps but the SSD has %d heads'
+                             % (len(features), len(self.anchor_generators)))
+        cls_preds = [F.flatten(F.transpose(pred(f), (0, 2, 3, 1)))
+                     for f, pred in zip(features, self.class_predictors)]
+        box_preds = [F.flatten(F.transpose(pred(f), (0, 2, 3, 1)))
+                     for f, pred in zip(features, self.box_predictors)]
+        anchors = [gen(f, x) for f, gen in zip(features, self.anchor_generators)]
+        cls_preds = F.concat(*cls_preds, dim=1).reshape((0, -1, self.num_classes + 1))
+        box_preds = F.concat(*box_preds, dim=1).reshape((0, -1, 4))
+        anchors = F.concat(*anchors, dim=1)
+        if autograd.is_training():
+            return cls_preds, box_preds, anchors
+        return self.decoder(cls_preds, box_preds, anchors, x)
+
+
+def _smallest_valid_side(net: SSD, upper: int) -> int:
+    """Binary search of the smallest square input whose shapes infer (no computation)."""
+    with autograd.predict_mode():
+        symbol = net(mx.sym.var('data'))
+    symbol = mx.sym.Group(list(symbol))
+
+    def valid(side):
+        try:
+            _, shapes, _ = symbol.infer_shape_partial(data=(1, 3, side, side))
+            return all(s and all(d > 0 for d in s[1:]) for s in shapes)
+        except MXNetError:
+            return False
+
+    low, high = 1, upper
+    while low < high:
+        mid = (low + high) // 2
+        if valid(mid):
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
+def _class_mapping(old: Sequence[str], new: Sequence[str], reuse) -> Dict[int, int]:
+    """``{new index: old index}`` from GluonCV-style ``reuse_weights``."""
+    if reuse is None:
+        return {}
+
+    def index(value, names, which):
+        if isinstance(value, str):
+            if value not in names:
+                raise ValueError('%r is not one of the %s classes %s' % (value, which, list(names)))
+            return names.index(value)
+        if not 0 <= value < len(names):
+            raise ValueError('class index %d is out of range for the %d %s classes'
+                             % (value, len(names), which))
+        return value
+
+    if isinstance(reuse, dict):
+        return {index(k, new, 'new'): index(v, old, 'old') for k, v in reuse.items()}
+    missing = [name for name in reuse if name not in old or name not in new]
+    if missing:
+        raise ValueError('reuse_weights names %s must be both old classes %s and new classes %s'
+                         % (missing, list(old), list(new)))
+    return {new.index(name): old.index(name) for name in reuse}
+
+
+def _remap_rows(old, new, mapping, old_stride, new_stride):
+    """Copy the background row and the mapped class rows of every anchor."""
+    new = new.copy()
+    new[0::new_stride] = old[0::old_stride]
+    for new_idx, old_idx in mapping.items():
+        new[new_idx + 1::new_stride] = old[old_idx + 1::old_stride]
+    return new
+
+
+def get_ssd(network, base_size: int, features, filters: Optional[Sequence[int]],
+            sizes: Sequence[float], ratios: Sequence[Sequence[float]], steps: Sequence[float],
+            classes: Sequence[str], anchor_style: str = 'ssd', predictor_kernel: int = 3,
+            min_depth: int = 128, reduce_ratio: float = 1.0,
+            pretrained_base: Union[bool, str] = False, root: Optional[str] = None,
+            ctx: Optional[mx.Context] = None, **kwargs) -> SSD:
+    """Build an SSD from a backbone and per-head lists (GluonCV's ``get_ssd`` vocabulary).
+
+    Parameters
+    ----------
+    network : str or HybridBlock
+        GluonCV classification-network name (``'resnet50_v1'``), a Gluon network, or a
+        dedicated extractor name (``'vgg16_atrous'``, ``'resnet34_v1b'``).
+    base_size : int
+        Training input side.
+    features : sequence of str or HybridBlock or str
+        Backbone output names feeding the first heads; or a block returning all feature maps.
+    filters : sequence of int or None
+        Channels of the stride-2 extra layers appended after the last named feature.
+    sizes, ratios, steps
+        Anchors: ``heads + 1`` sizes and ``heads`` ratio lists and steps, pixels at base size.
+    classes : sequence of str
+        Foreground class names.
+    pretrained_base : bool or str
+        Load ImageNet weights of the backbone from disk (see :func:`ssd_zoo.weights`).
+    **kwargs
+        Passed to :class:`SSD` (``nms_thresh``, ``nms_topk``, ``post_nms``, ``nms_mode``).
+
+    Raises
+    ------
+    ValueError
+        When the number of feature layers, sizes, ratios and steps disagree (naming them), or
+        a feature name is not in the backbone (listing the nearest names).
+    """
+    from .backbones import build_extractor
+
+    if not classes:
+        raise ValueError('an SSD needs at least one class name; pass classes=[...]')
+    extractor, names = build_extractor(network, base_size, features, filters or (),
+                                       min_depth=min_depth, reduce_ratio=reduce_ratio,
+                                       pretrained=pretrained_base, root=root, ctx=ctx)
+    _check_head_lists(names, sizes, ratios, steps)
+    layouts = anchor_layouts(sizes, ratios, steps, anchor_style)
+    return SSD(extractor, layouts, classes, base_size, predictor_kernel=predictor_kernel, **kwargs)
+
+
+def _check_head_lists(names, sizes, ratios, steps) -> None:
+    heads = len(names)
+    problems = []
+    if len(ratios) != heads:
+        problems.append('%d ratio lists' % len(ratios))
+    if len(steps) != heads:
+        problems.append('%d steps' % len(steps))
+    if len(sizes) != heads + 1:
+        problems.append('%d sizes (need %d: one per head plus the next size of the last)'
+                        % (len(sizes), heads + 1))
+    if problems:
+        first_bad = min(len(ratios), len(steps), len(sizes) - 1, heads)
+        where = names[first_bad] if first_bad < heads else 'after %s' % names[-1]
+        raise ValueError('%d feature layers (%s) but %s; the lists part at layer %d (%s)'
+                         % (heads, ', '.join(names), ', '.join(problems), first_bad, where))

@@ -1,0 +1,146 @@
+"""Weight files on disk: where they are looked for, and loading them by parameter name.
+
+Files written by ssd_zoo and by GluonCV's ``save_parameters`` for the same preset both load.
+GluonCV files carry anchors as constants (``anchor_generators.*``); they are ignored, since
+ssd_zoo computes anchors from the feature maps. Nothing is ever downloaded.
+"""
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from typing import Dict, Optional
+
+import mxnet as mx
+
+__all__ = ['default_root', 'find_weights_file', 'load_weights', 'WeightsMismatchError']
+
+log = logging.getLogger(__name__)
+
+#: keys of GluonCV files that ssd_zoo deliberately does not store
+IGNORED_PREFIXES = ('anchor_generators.',)
+
+
+class WeightsMismatchError(ValueError):
+    """A weights file does not fit the network it is loaded into."""
+
+
+def default_root() -> str:
+    """``$MXNET_HOME/models``, or ``~/.mxnet/models`` as in MXNet and GluonCV."""
+    home = os.environ.get('MXNET_HOME', os.path.join('~', '.mxnet'))
+    return os.path.expanduser(os.path.join(home, 'models'))
+
+
+def _gluoncv_file_name(name: str) -> Optional[str]:
+    try:
+        from gluoncv.model_zoo.model_store import short_hash
+        return '%s-%s.params' % (name, short_hash(name))
+    except (ImportError, ValueError, KeyError):
+        return None
+
+
+def find_weights_file(name: str, root: Optional[str] = None) -> str:
+    """Path of the local weights of a zoo or backbone model ``name``.
+
+    Looks in ``root`` (default :func:`default_root`) for GluonCV's file name
+    ``<name>-<sha1[:8]>.params``, then any ``<name>-*.params``, then ``<name>.params``.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the folder and the file names that would be accepted.
+    """
+    root = os.path.expanduser(root) if root else default_root()
+    tried = [n for n in (_gluoncv_file_name(name),) if n]
+    for file_name in tried:
+        path = os.path.join(root, file_name)
+        if os.path.isfile(path):
+            return path
+    versions = sorted(glob.glob(os.path.join(glob.escape(root), glob.escape(name) + '-*.params')))
+    if versions:
+        return versions[-1]
+    plain = os.path.join(root, name + '.params')
+    if os.path.isfile(plain):
+        return plain
+    tried += [name + '-<hash>.params', name + '.params']
+    raise FileNotFoundError(
+        'no weights for %r in %s: expected one of %s. ssd_zoo does not download; copy the file '
+        'there, pass root=<folder>, or pass pretrained=<path to a .params file>'
+        % (name, root, ', '.join(tried)))
+
+
+def _align_backbone_prefix(loaded: Dict[str, mx.nd.NDArray], wanted: Dict[str, object],
+                           prefix: str) -> Dict[str, mx.nd.NDArray]:
+    """Rename ``features.<other prefix>rest`` keys to the model's ``features.<prefix>rest``.
+
+    A backbone built by GluonCV after other networks in the same process gets a prefix such as
+    ``resnetv12_`` instead of ``resnetv10_``; the rest of the name is what identifies a layer.
+    """
+    if not prefix:
+        return loaded
+    aligned = {}
+    for key, value in loaded.items():
+        if key not in wanted and key.startswith('features.') and '_' in key:
+            rest = key[len('features.'):].split('_', 1)[1]
+            candidate = 'features.' + prefix + rest
+            if candidate in wanted:
+                key = candidate
+        aligned[key] = value
+    return aligned
+
+
+def _shape_fits(declared, stored) -> bool:
+    """Whether a stored shape fits a declared one whose unknown dims (deferred init) are 0."""
+    return len(declared) == len(stored) and all(d in (0, s) for d, s in zip(declared, stored))
+
+
+def _class_count_hint(net, key, file_shape, path) -> str:
+    if not key.startswith('class_predictors.'):
+        return ''
+    head = int(key.split('.')[1])
+    per_cell = net.anchor_generators[head].num_anchors
+    file_classes = file_shape[0] // per_cell - 1
+    return (' The file was trained for %d classes and the network has %d: pass classes=[...] '
+            'with the %d names it was trained on, or load it with its own classes and call '
+            'net.reset_class(new_classes) to fine-tune.' % (file_classes, net.num_classes,
+                                                            file_classes))
+
+
+def load_weights(net, path: str, ctx: Optional[mx.Context] = None) -> None:
+    """Load an ssd_zoo or GluonCV weights file into an SSD, matching parameters by name.
+
+    Raises
+    ------
+    WeightsMismatchError
+        Listing missing/unexpected parameter names, or naming a parameter whose shape differs
+        (with the class counts when it is a class predictor).
+    """
+    if not os.path.isfile(path):
+        raise FileNotFoundError('weights file %s does not exist' % path)
+    loaded = mx.nd.load(path)
+    if not isinstance(loaded, dict):
+        raise WeightsMismatchError('%s holds unnamed arrays, not parameters saved by '
+                                   'save_parameters' % path)
+    loaded = {k.split(':', 1)[-1]: v for k, v in loaded.items()
+              if not k.split(':', 1)[-1].startswith(IGNORED_PREFIXES)}
+    params = net._collect_params_with_prefix()  # pylint: disable=protected-access
+    params = {k: p for k, p in params.items() if not k.startswith(IGNORED_PREFIXES)}
+    loaded = _align_backbone_prefix(loaded, params, getattr(net.features, 'backbone_prefix', ''))
+    missing = sorted(set(params) - set(loaded))
+    unexpected = sorted(set(loaded) - set(params))
+    if missing or unexpected:
+        raise WeightsMismatchError(
+            '%s does not fit %s: %d parameters missing (%s) and %d unexpected (%s)'
+            % (path, type(net).__name__, len(missing), ', '.join(missing[:5]), len(unexpected),
+               ', '.join(unexpected[:5])))
+    for key, param in params.items():
+        value = loaded[key]
+        if not _shape_fits(param.shape, value.shape):
+            raise WeightsMismatchError(
+                '%s: parameter %s has shape %s in the file but %s in the network.%s'
+                % (path, key, value.shape, param.shape,
+                   _class_count_hint(net, key, value.shape, path)))
+    contexts = ctx if isinstance(ctx, (list, tuple)) else [ctx or mx.cpu()]
+    for key, param in params.items():
+        param._load_init(loaded[key], contexts)  # pylint: disable=protected-access
+    log.info('loaded %d parameters from %s', len(params), path)
