@@ -1,6 +1,6 @@
 """Turning SSD head outputs into detections: MultiBoxDetection, or GluonCV's per-class NMS.
 
-Both decoders take ``cls_preds (B, N, C+1)`` logits, ``box_preds (B, N, 4)`` offsets,
+Both modes take ``cls_preds (B, N, C+1)`` logits, ``box_preds (B, N, 4)`` offsets,
 ``anchors (1, N, 4)`` normalized corners and the input image (for its size), and return
 ``ids (B, K, 1)``, ``scores (B, K, 1)``, ``bboxes (B, K, 4)`` in input pixels, best first,
 invalid rows ``-1``.
@@ -11,60 +11,71 @@ from mxnet.gluon import HybridBlock
 
 from .anchors import image_wh
 
-__all__ = ['MultiBoxDecoder', 'PerClassDecoder', 'make_decoder', 'VARIANCES', 'SCORE_THRESH']
+__all__ = ['Decoder', 'MODES', 'VARIANCES', 'SCORE_THRESH', 'decode_centre_size']
 
 #: box-offset scaling of SSD (GluonCV's ``stds``, MXNet's ``variances``)
 VARIANCES = (0.1, 0.1, 0.2, 0.2)
 #: candidates below this class probability are dropped before NMS (as in GluonCV and MXNet)
 SCORE_THRESH = 0.01
+MODES = ('multibox', 'per_class')
 
 
-class MultiBoxDecoder(HybridBlock):
-    """MXNet's ``MultiBoxDetection``: one detection per anchor (its best foreground class).
+class Decoder(HybridBlock):
+    """Detections from SSD predictions.
 
-    ``MultiBoxDetection`` leaves suppressed rows in place (id ``-1``); a ``box_nms`` pass that
-    suppresses nothing (threshold above 1) moves the valid rows to the front in score order
-    before the ``post_nms`` cut, so no detection is lost behind suppressed ones.
+    Parameters
+    ----------
+    num_classes : int
+        Foreground classes.
+    mode : str
+        ``'multibox'``: MXNet's ``MultiBoxDetection``, one detection per anchor (its best
+        foreground class), boxes clipped to the image. ``'per_class'``: GluonCV's decoding,
+        every class above the threshold is a candidate and NMS runs within classes; the
+        arithmetic is GluonCV's (centre-size decoding in pixels, ``box_nms`` with
+        ``valid_thresh=0.01``, no clipping), so the same weights give the same detections.
+    nms_thresh, nms_topk, post_nms
+        See :meth:`ssd_zoo.SSD.set_nms`.
     """
 
-    def __init__(self, nms_thresh=0.45, nms_topk=400, post_nms=100, clip=True, **kwargs):
+    def __init__(self, num_classes, mode='multibox', nms_thresh=0.45, nms_topk=400,
+                 post_nms=100, **kwargs):
         super().__init__(**kwargs)
-        self._nms = dict(nms_threshold=nms_thresh, nms_topk=nms_topk, clip=clip,
-                         threshold=SCORE_THRESH, force_suppress=False, variances=VARIANCES)
-        self._post_nms = post_nms
-
-    def hybrid_forward(self, F, cls_preds, box_preds, anchors, image):  # pylint: disable=arguments-differ
-        probs = F.softmax(cls_preds, axis=-1).transpose((0, 2, 1))
-        dets = F.contrib.MultiBoxDetection(probs, box_preds.reshape((0, -1)), anchors,
-                                           **self._nms)
-        dets = F.contrib.box_nms(dets, overlap_thresh=2.0, valid_thresh=0.0, topk=-1,
-                                 id_index=0, score_index=1, coord_start=2, background_id=-1,
-                                 force_suppress=True)
-        if self._post_nms > 0:
-            dets = dets.slice_axis(axis=1, begin=0, end=self._post_nms)
-        ids = dets.slice_axis(axis=2, begin=0, end=1)
-        scores = dets.slice_axis(axis=2, begin=1, end=2)
-        boxes = F.broadcast_mul(dets.slice_axis(axis=2, begin=2, end=6), image_wh(F, image))
-        boxes = F.where(F.broadcast_like(ids, boxes) >= 0, boxes, F.ones_like(boxes) * -1)
-        return ids, scores, boxes
-
-
-class PerClassDecoder(HybridBlock):
-    """GluonCV's decoding: every class above the threshold is a candidate, NMS within classes.
-
-    An anchor can yield several classes. The arithmetic is GluonCV's (centre-size decoding in
-    pixels, ``box_nms`` with ``valid_thresh=0.01``, no clipping), so the same weights give the
-    same detections as a GluonCV SSD.
-    """
-
-    def __init__(self, num_classes, nms_thresh=0.45, nms_topk=400, post_nms=100, **kwargs):
-        super().__init__(**kwargs)
+        if mode not in MODES:
+            raise ValueError('NMS mode must be one of %s, got %r' % (MODES, mode))
+        self.mode = mode
         self._num_classes = num_classes
         self._nms_thresh = nms_thresh
         self._nms_topk = nms_topk
         self._post_nms = post_nms
 
     def hybrid_forward(self, F, cls_preds, box_preds, anchors, image):  # pylint: disable=arguments-differ
+        if self.mode == 'multibox':
+            dets = self._multibox(F, cls_preds, box_preds, anchors, image)
+        else:
+            dets = self._per_class(F, cls_preds, box_preds, anchors, image)
+        if self._post_nms > 0:
+            dets = dets.slice_axis(axis=1, begin=0, end=self._post_nms)
+        return (dets.slice_axis(axis=2, begin=0, end=1), dets.slice_axis(axis=2, begin=1, end=2),
+                dets.slice_axis(axis=2, begin=2, end=6))
+
+    def _multibox(self, F, cls_preds, box_preds, anchors, image):
+        probs = F.softmax(cls_preds, axis=-1).transpose((0, 2, 1))
+        dets = F.contrib.MultiBoxDetection(
+            probs, box_preds.reshape((0, -1)), anchors, clip=True, threshold=SCORE_THRESH,
+            nms_threshold=self._nms_thresh, nms_topk=self._nms_topk, force_suppress=False,
+            variances=VARIANCES)
+        # MultiBoxDetection leaves suppressed rows in place (id -1); a box_nms that suppresses
+        # nothing (threshold above 1) moves the valid rows first, in score order, so that the
+        # post_nms cut keeps the best valid detections.
+        dets = F.contrib.box_nms(dets, overlap_thresh=2.0, valid_thresh=0.0, topk=-1,
+                                 id_index=0, score_index=1, coord_start=2, background_id=-1,
+                                 force_suppress=True)
+        ids = dets.slice_axis(axis=2, begin=0, end=1)
+        boxes = F.broadcast_mul(dets.slice_axis(axis=2, begin=2, end=6), image_wh(F, image))
+        boxes = F.where(F.broadcast_like(ids, boxes) >= 0, boxes, F.ones_like(boxes) * -1)
+        return F.concat(dets.slice_axis(axis=2, begin=0, end=2), boxes, dim=-1)
+
+    def _per_class(self, F, cls_preds, box_preds, anchors, image):
         boxes = decode_centre_size(F, box_preds, F.broadcast_mul(anchors, image_wh(F, image)))
         scores = F.softmax(cls_preds, axis=-1).slice_axis(axis=-1, begin=1, end=None)
         keep = scores > SCORE_THRESH
@@ -80,10 +91,7 @@ class PerClassDecoder(HybridBlock):
             dets = F.contrib.box_nms(dets, overlap_thresh=self._nms_thresh, topk=self._nms_topk,
                                      valid_thresh=SCORE_THRESH, id_index=0, score_index=1,
                                      coord_start=2, force_suppress=False)
-            if self._post_nms > 0:
-                dets = dets.slice_axis(axis=1, begin=0, end=self._post_nms)
-        return (dets.slice_axis(axis=2, begin=0, end=1), dets.slice_axis(axis=2, begin=1, end=2),
-                dets.slice_axis(axis=2, begin=2, end=6))
+        return dets
 
 
 def decode_centre_size(F, offsets, anchors):
@@ -97,15 +105,3 @@ def decode_centre_size(F, offsets, anchors):
     half_w = F.broadcast_mul(F.exp(pw * VARIANCES[2]), aw) / 2
     half_h = F.broadcast_mul(F.exp(ph * VARIANCES[3]), ah) / 2
     return F.concat(cx - half_w, cy - half_h, cx + half_w, cy + half_h, dim=-1)
-
-
-MODES = ('multibox', 'per_class')
-
-
-def make_decoder(mode, num_classes, nms_thresh=0.45, nms_topk=400, post_nms=100):
-    """The decoder for ``mode`` (``'multibox'`` or ``'per_class'``)."""
-    if mode == 'multibox':
-        return MultiBoxDecoder(nms_thresh, nms_topk, post_nms)
-    if mode == 'per_class':
-        return PerClassDecoder(num_classes, nms_thresh, nms_topk, post_nms)
-    raise ValueError('NMS mode must be one of %s, got %r' % (MODES, mode))

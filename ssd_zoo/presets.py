@@ -118,6 +118,8 @@ PRESETS: Tuple[Preset, ...] = (
            (512, 512, 256, 256), SIZES_512_A, RATIOS_6, STEPS_512_S16,
            differs_from_gluoncv='not in GluonCV: the last units of stage 3 (23rd block, '
                                 '1024 ch, stride 16) and stage 4 (2048 ch, stride 32)'),
+    # GluonCV's v2 rows name pre-activations inside stages 3 and 4 (256/512 channels), not the
+    # stage outputs; kept as they are because GluonCV's pretrained weights were trained so.
     Preset('resnet101_v2', 512, ('voc',), ('stage3_activation22', 'stage4_activation2'),
            (512, 512, 256, 256), SIZES_512_A, RATIOS_6, STEPS_512_S16),
     Preset('resnet152_v2', 512, ('voc',),

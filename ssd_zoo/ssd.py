@@ -10,7 +10,7 @@ from mxnet.base import MXNetError
 from mxnet.gluon import HybridBlock, nn
 
 from .anchors import AnchorGenerator, AnchorLayout, anchor_layouts
-from .decode import make_decoder
+from .decode import Decoder
 from .heads import ConvPredictor
 
 __all__ = ['SSD', 'get_ssd']
@@ -99,7 +99,7 @@ class SSD(HybridBlock):
         self.nms_settings = dict(nms_thresh=nms_thresh, nms_topk=nms_topk, post_nms=post_nms,
                                  mode=mode)
         with self.name_scope():
-            self.decoder = make_decoder(mode, self.num_classes, nms_thresh, nms_topk, post_nms)
+            self.decoder = Decoder(self.num_classes, mode, nms_thresh, nms_topk, post_nms)
 
     def reset_class(self, classes: Sequence[str],
                     reuse_weights: Union[None, Dict, Sequence[str]] = None) -> None:
@@ -139,14 +139,17 @@ class SSD(HybridBlock):
     def initialize(self, init=None, ctx=None, verbose=False, force_reinit=False):
         """Initialize the parameters that have no value yet (e.g. not the loaded backbone).
 
-        ``init`` defaults to the SSD convention (Xavier, gaussian, fan-out, magnitude 2); layers
-        with their own initializer (BatchNorm, predictors) keep it.
+        ``init`` defaults to the SSD convention (Xavier, gaussian, fan-out, magnitude 2) for
+        weights; BatchNorm statistics, scales, shifts and biases get their usual constants by
+        name (the extra layers traced from symbols carry the weights' initializer, which would
+        otherwise reach their 1-D BatchNorm vectors and fail).
         """
         init = init or DEFAULT_INIT
-        for param in self.collect_params().values():
+        for name, param in self.collect_params().items():
             fresh = param._data is None and not param._deferred_init  # pylint: disable=protected-access
             if fresh or force_reinit:
-                param.initialize(default_init=init, ctx=ctx, force_reinit=force_reinit)
+                param.initialize(init=_init_by_name(name), default_init=init, ctx=ctx,
+                                 force_reinit=force_reinit)
 
     def min_input_size(self) -> int:
         """Smallest input side (pixels) for which every head still has a feature map."""
@@ -190,6 +193,19 @@ class SSD(HybridBlock):
         if autograd.is_training():
             return cls_preds, box_preds, anchors
         return self.decoder(cls_preds, box_preds, anchors, x)
+
+
+_CONSTANT_INITS = (('gamma', 'ones'), ('beta', 'zeros'), ('running_mean', 'zeros'),
+                   ('running_var', 'ones'), ('moving_mean', 'zeros'), ('moving_var', 'ones'),
+                   ('bias', 'zeros'))
+
+
+def _init_by_name(name: str):
+    """The constant initializer of a vector parameter, by its name; None for weights."""
+    for suffix, init in _CONSTANT_INITS:
+        if name.endswith(suffix):
+            return init
+    return None
 
 
 def _smallest_valid_side(net: SSD, upper: int) -> int:

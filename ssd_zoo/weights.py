@@ -91,6 +91,8 @@ def _align_backbone_prefix(loaded: Dict[str, mx.nd.NDArray], wanted: Dict[str, o
 
 def _shape_fits(declared, stored) -> bool:
     """Whether a stored shape fits a declared one whose unknown dims (deferred init) are 0."""
+    if declared is None:  # a traced (SymbolBlock) parameter whose shape is not inferred yet
+        return True
     return len(declared) == len(stored) and all(d in (0, s) for d, s in zip(declared, stored))
 
 

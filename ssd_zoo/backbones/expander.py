@@ -8,6 +8,7 @@ last one. Layer and parameter names follow GluonCV's ``FeatureExpander`` (``expa
 from __future__ import annotations
 
 import difflib
+import warnings
 from typing import List, Sequence
 
 import mxnet as mx
@@ -71,7 +72,10 @@ class FeatureExpander(SymbolBlock):
                                    use_bn, init)
             y = self._conv_bn_relu(y, channels, 3, 2, 1, 'expand_%s{}'.format(i), use_bn, init)
             features.append(y)
-        super().__init__(features, data, params=network.collect_params())
+        with warnings.catch_warnings():
+            # SymbolBlock warns that the input's dtype is unknown until the first call
+            warnings.filterwarnings('ignore', message='Cannot decide type')
+            super().__init__(features, data, params=network.collect_params())
         self.backbone_prefix = prefix
         self.feature_names = list(outputs) + ['expand_relu%d' % i for i in range(len(filters))]
 

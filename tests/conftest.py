@@ -1,0 +1,69 @@
+"""Shared fixtures: GluonCV reference models with well-conditioned random weights."""
+import logging
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+logging.getLogger('ssd_zoo').setLevel(logging.WARNING)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_model_home(tmp_path, monkeypatch):
+    """No test reads or writes the user's ~/.mxnet/models."""
+    monkeypatch.setenv('MXNET_HOME', str(tmp_path / 'mxnet_home'))
+
+
+def seed_everything(seed=0):
+    mx.random.seed(seed)
+    np.random.seed(seed)
+
+
+def condition_predictors(net, x):
+    """Rescale a randomly initialized SSD's predictors so that outputs are informative.
+
+    With raw random weights the class logits saturate (every score ~1) and box offsets overflow
+    ``exp``; comparisons then test ties and infinities. Each head's weights are scaled so that
+    class logits have std 2 and box offsets std 0.3, and class biases are drawn at random.
+    """
+    with mx.autograd.predict_mode():
+        net(x)
+        features = net.features(x)
+    for feat, cls_pred, box_pred in zip(features, net.class_predictors, net.box_predictors):
+        for pred, target_std, bias_std in ((cls_pred, 2.0, 1.0), (box_pred, 0.3, 0.0)):
+            conv = pred.predictor
+            conv.bias.set_data(conv.bias.data() * 0)
+            std = float(pred(feat).asnumpy().std()) or 1.0
+            conv.weight.set_data(conv.weight.data() * (target_std / std))
+            conv.bias.set_data(mx.nd.random.normal(0, bias_std, shape=conv.bias.shape)
+                               if bias_std else conv.bias.data())
+
+
+def gluoncv_model(name, x, seed=0, **kwargs):
+    """A GluonCV zoo SSD with random, conditioned weights (no download)."""
+    import gluoncv
+    seed_everything(seed)
+    net = gluoncv.model_zoo.get_model(name, pretrained_base=False, **kwargs)
+    net.initialize()
+    condition_predictors(net, x)
+    return net
+
+
+def gluoncv_anchors_corners(net, x):
+    """GluonCV's anchors (pixels, centre-size) as normalized corners, like ssd_zoo's."""
+    with mx.autograd.train_mode():
+        anchors = net(x)[2].asnumpy()[0]
+    height, width = x.shape[2:]
+    corners = np.concatenate([anchors[:, :2] - anchors[:, 2:] / 2,
+                              anchors[:, :2] + anchors[:, 2:] / 2], axis=1)
+    return corners / np.array([width, height, width, height])
+
+
+def box_iou(a, b):
+    """IoU of matching rows of two (K, 4) corner arrays."""
+    lt = np.maximum(a[:, :2], b[:, :2])
+    rb = np.minimum(a[:, 2:], b[:, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
+    area = lambda r: np.prod(r[:, 2:] - r[:, :2], axis=1)  # noqa: E731
+    return inter / (area(a) + area(b) - inter)
