@@ -54,7 +54,9 @@ class Decoder(HybridBlock):
         else:
             dets = self._per_class(F, cls_preds, box_preds, anchors, image)
         if self._post_nms > 0:
-            dets = dets.slice_axis(axis=1, begin=0, end=self._post_nms)
+            # pad so that networks with fewer candidates than post_nms still return K rows
+            dets = _pad_rows(F, dets, self._post_nms).slice_axis(axis=1, begin=0,
+                                                                 end=self._post_nms)
         return (dets.slice_axis(axis=2, begin=0, end=1), dets.slice_axis(axis=2, begin=1, end=2),
                 dets.slice_axis(axis=2, begin=2, end=6))
 
@@ -64,12 +66,9 @@ class Decoder(HybridBlock):
             probs, box_preds.reshape((0, -1)), anchors, clip=True, threshold=SCORE_THRESH,
             nms_threshold=self._nms_thresh, nms_topk=self._nms_topk, force_suppress=False,
             variances=VARIANCES)
-        # MultiBoxDetection leaves suppressed rows in place (id -1); a box_nms that suppresses
-        # nothing (threshold above 1) moves the valid rows first, in score order, so that the
-        # post_nms cut keeps the best valid detections.
-        dets = F.contrib.box_nms(dets, overlap_thresh=2.0, valid_thresh=0.0, topk=-1,
-                                 id_index=0, score_index=1, coord_start=2, background_id=-1,
-                                 force_suppress=True)
+        # MultiBoxDetection sorts by score but leaves suppressed rows in place (id -1): move the
+        # valid rows first so that the post_nms cut keeps the best valid detections.
+        dets = _valid_rows_first(F, dets, self._post_nms)
         ids = dets.slice_axis(axis=2, begin=0, end=1)
         boxes = F.broadcast_mul(dets.slice_axis(axis=2, begin=2, end=6), image_wh(F, image))
         boxes = F.where(F.broadcast_like(ids, boxes) >= 0, boxes, F.ones_like(boxes) * -1)
@@ -92,6 +91,30 @@ class Decoder(HybridBlock):
                                      valid_thresh=SCORE_THRESH, id_index=0, score_index=1,
                                      coord_start=2, force_suppress=False)
         return dets
+
+
+def _pad_rows(F, dets, count):
+    """Append ``count`` invalid rows (all -1) to ``dets (B, N, 6)``."""
+    invalid = F.ones_like(dets.slice_axis(axis=1, begin=0, end=1)) * -1
+    return F.concat(dets, F.tile(invalid, reps=(1, count, 1)), dim=1)
+
+
+def _valid_rows_first(F, dets, keep):
+    """Rows with id >= 0 first, by score; the others become all -1. ``keep <= 0``: all rows.
+
+    A top-k on the masked score and a gather: far cheaper than a ``box_nms`` pass (which is
+    quadratic in the number of rows even when it suppresses nothing).
+    """
+    if keep > 0:
+        dets = _pad_rows(F, dets, keep)
+    ids = dets.slice_axis(axis=2, begin=0, end=1)
+    valid = ids >= 0
+    score = F.where(valid, dets.slice_axis(axis=2, begin=1, end=2), F.ones_like(ids) * -2)
+    order = F.topk(score.reshape((0, -1)), axis=1, k=max(keep, 0), ret_typ='indices')
+    batch = F.broadcast_like(F.contrib.arange_like(order, axis=0).reshape((-1, 1)), order)
+    dets = F.gather_nd(dets, F.stack(batch, order).astype('int32'))
+    valid = F.gather_nd(valid, F.stack(batch, order).astype('int32'))
+    return F.where(F.broadcast_like(valid, dets), dets, F.ones_like(dets) * -1)
 
 
 def decode_centre_size(F, offsets, anchors):

@@ -151,14 +151,27 @@ def test_unknown_feature_name_lists_nearest_candidates():
     assert 'inspect_backbone' in str(err.value)
 
 
-def test_input_too_small_names_the_minimum(small_net):
-    small_net.hybridize()
-    with pytest.raises(ValueError, match=r'at least \d+ pixels'):
-        small_net(mx.nd.zeros((1, 3, 300, 20)))
-    minimum = small_net.min_input_size()
-    small_net(mx.nd.zeros((1, 3, minimum, minimum)))  # the minimum itself works
+def test_input_too_small_names_the_minimum():
+    net = ssd_zoo.get_model('ssd_300_vgg16_atrous_custom', classes=['a'], pretrained_base=False)
+    net.initialize()
+    net.hybridize()
+    with pytest.raises(ValueError, match='each side must be at least 257 pixels'):
+        net(mx.nd.zeros((1, 3, 300, 200)))
+    ids = net(mx.nd.zeros((1, 3, 257, 257)))[0]  # the minimum itself works
+    assert ids.shape == (1, 100, 1)
     with pytest.raises(ValueError, match='RGB'):
-        small_net(mx.nd.zeros((1, 1, 300, 300)))
+        net(mx.nd.zeros((1, 1, 300, 300)))
+
+
+def test_tiny_inputs_still_return_post_nms_rows(small_net):
+    """With fewer anchors than post_nms, the result is padded with invalid rows."""
+    small_net.hybridize()
+    for mode in ('multibox', 'per_class'):
+        small_net.set_nms(mode=mode)
+        ids, scores, boxes = small_net(mx.nd.random.uniform(shape=(1, 3, 32, 32)))
+        assert ids.shape == (1, 100, 1) and boxes.shape == (1, 100, 4)
+        assert (ids.asnumpy() == -1).sum() > 0
+    small_net.set_nms()
 
 
 def test_unknown_model_names_closest_and_custom_needs_classes():

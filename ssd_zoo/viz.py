@@ -1,0 +1,48 @@
+"""Pictures: detections over images (more plots join as the tools need them)."""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+
+__all__ = ['draw_detections']
+
+
+def draw_detections(image: np.ndarray, boxes: np.ndarray, scores: np.ndarray, ids: np.ndarray,
+                    classes: Sequence[str], thresh: float = 0.5, ax=None,
+                    title: Optional[str] = None):
+    """Draw boxes with class names and scores over an HWC uint8 RGB image (matplotlib).
+
+    Parameters
+    ----------
+    image : ndarray (H, W, 3)
+    boxes : ndarray (K, 4)
+        Corners in the image's pixels.
+    scores, ids : ndarray (K,) or (K, 1)
+        Invalid rows have id -1 and are skipped, as are scores below ``thresh``.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    import matplotlib
+    matplotlib.use('Agg', force=False)
+    import matplotlib.pyplot as plt
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 6 * image.shape[0] / image.shape[1]))
+    ax.imshow(image)
+    ax.axis('off')
+    cmap = plt.get_cmap('tab10')
+    for box, score, cls in zip(boxes, np.ravel(scores), np.ravel(ids)):
+        if cls < 0 or score < thresh:
+            continue
+        color = cmap(int(cls) % 10)
+        x1, y1, x2, y2 = box
+        ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor=color,
+                                   linewidth=2))
+        name = classes[int(cls)] if int(cls) < len(classes) else str(int(cls))
+        ax.text(x1, y1 - 2, '%s %.2f' % (name, score), color='white', fontsize=8,
+                bbox=dict(facecolor=color, alpha=0.8, pad=1, edgecolor='none'))
+    if title:
+        ax.set_title(title)
+    return ax
