@@ -1,0 +1,95 @@
+"""Batches for training and evaluation, reproducible from (seed, epoch, index).
+
+The sampler hands the dataset keys ``epoch * len(dataset) + index``; the dataset derives the
+sample's random generator from ``(seed, epoch, index)``. Worker processes therefore produce
+the same augmentation as the main process, and a resumed run sees exactly the batches an
+uninterrupted one would.
+"""
+from __future__ import annotations
+
+from typing import Iterator, List, Optional
+
+import numpy as np
+from mxnet.gluon.data import DataLoader, Dataset, Sampler
+
+from .base import LABEL_WIDTH
+
+__all__ = ['AugmentedDataset', 'EpochBatchSampler', 'batchify', 'make_loader']
+
+
+class AugmentedDataset(Dataset):
+    """``key -> transform(*dataset[index], rng)`` with ``rng`` seeded by (seed, epoch, index)."""
+
+    def __init__(self, dataset, transform, seed: int = 0):
+        self.dataset, self.transform, self.seed = dataset, transform, seed
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        epoch, index = divmod(int(key), len(self.dataset))
+        rng = np.random.default_rng([self.seed, epoch, index])
+        image, label = self.dataset[index]
+        return self.transform(image, label, rng)
+
+
+class EpochBatchSampler(Sampler):
+    """Batches of keys for the current epoch (``set_epoch``); shuffled by (seed, epoch).
+
+    ``shard=(rank, count)`` keeps every ``count``-th sample from ``rank`` (distributed
+    training); ``drop_last`` drops the incomplete last batch (fixed shapes while training).
+    """
+
+    def __init__(self, length: int, batch_size: int, shuffle: bool = True, seed: int = 0,
+                 drop_last: bool = True, shard=(0, 1)):
+        if batch_size < 1:
+            raise ValueError('batch size must be at least 1, got %d' % batch_size)
+        self.length, self.batch_size = length, batch_size
+        self.shuffle, self.seed, self.drop_last = shuffle, seed, drop_last
+        self.shard = shard
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch whose order and augmentation the next iteration yields."""
+        self.epoch = epoch
+
+    def _order(self) -> np.ndarray:
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.length) \
+            if self.shuffle else np.arange(self.length)
+        rank, count = self.shard
+        return order[rank::count]
+
+    def __iter__(self) -> Iterator[List[int]]:
+        keys = self._order() + self.epoch * self.length
+        stop = len(keys) - len(keys) % self.batch_size if self.drop_last else len(keys)
+        for start in range(0, stop, self.batch_size):
+            yield [int(k) for k in keys[start:start + self.batch_size]]
+
+    def __len__(self) -> int:
+        n = len(self._order())
+        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+
+def batchify(samples):
+    """Stack uint8 images; pad labels with -1 rows to the batch's largest object count.
+
+    Returns NumPy arrays (they cross from worker processes by plain pickling); the training
+    and evaluation loops move them to the devices.
+    """
+    images = np.stack([s[0] for s in samples])
+    most = max(1, max(len(s[1]) for s in samples))
+    labels = np.full((len(samples), most, LABEL_WIDTH), -1, dtype=np.float32)
+    for i, (_, label) in enumerate(samples):
+        labels[i, :len(label), :label.shape[1]] = label[:, :LABEL_WIDTH]
+    return images, labels
+
+
+def make_loader(dataset, transform, batch_size: int, shuffle: bool, seed: int = 0,
+                num_workers: int = 0, drop_last: Optional[bool] = None, shard=(0, 1)):
+    """A DataLoader over ``dataset`` through ``transform``; returns (loader, sampler)."""
+    sampler = EpochBatchSampler(len(dataset), batch_size, shuffle, seed,
+                                shuffle if drop_last is None else drop_last, shard)
+    loader = DataLoader(AugmentedDataset(dataset, transform, seed), batch_sampler=sampler,
+                        batchify_fn=batchify, num_workers=num_workers,
+                        thread_pool=False)
+    return loader, sampler
