@@ -9,7 +9,7 @@ from mxnet import autograd
 from mxnet.base import MXNetError
 from mxnet.gluon import HybridBlock, nn
 
-from .anchors import AnchorGenerator, AnchorLayout, anchor_layouts
+from .anchors import AnchorGenerator, AnchorLayout, anchor_layouts, paper_sizes
 from .decode import Decoder
 from .heads import ConvPredictor
 
@@ -264,47 +264,69 @@ def _remap_rows(old, new, mapping, old_stride, new_stride):
     return new
 
 
-def get_ssd(network, base_size: int, features, filters: Optional[Sequence[int]],
-            sizes: Sequence[float], ratios: Sequence[Sequence[float]], steps: Sequence[float],
-            classes: Sequence[str], anchor_style: str = 'ssd', predictor_kernel: int = 3,
-            min_depth: int = 128, reduce_ratio: float = 1.0,
-            pretrained_base: Union[bool, str] = False, root: Optional[str] = None,
-            ctx: Optional[mx.Context] = None, **kwargs) -> SSD:
-    """Build an SSD from a backbone and per-head lists (GluonCV's ``get_ssd`` vocabulary).
+def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence[int]] = None,
+            sizes: Optional[Sequence[float]] = None,
+            ratios: Optional[Sequence[Sequence[float]]] = None,
+            steps: Optional[Sequence[float]] = None, classes: Sequence[str] = (),
+            anchor_style: str = 'ssd', predictor_kernel: int = 3, min_depth: int = 128,
+            reduce_ratio: float = 1.0, feature_strides: Optional[Sequence[int]] = None,
+            num_extras: Optional[int] = None, pretrained_base: Union[bool, str] = False,
+            root: Optional[str] = None, ctx: Optional[mx.Context] = None, **kwargs) -> SSD:
+    """Compose an SSD on a classification backbone (GluonCV's ``get_ssd`` vocabulary).
 
     Parameters
     ----------
     network : str or HybridBlock
-        GluonCV classification-network name (``'resnet50_v1'``), a Gluon network, or a
-        dedicated extractor name (``'vgg16_atrous'``, ``'resnet34_v1b'``).
+        GluonCV classification-network name (``'resnet50_v1'``), ``'plainnet'``, a Gluon
+        network, or a dedicated extractor name (``'vgg16_atrous'``, ``'resnet34_v1b'``).
     base_size : int
         Training input side.
-    features : sequence of str or HybridBlock or str
-        Backbone output names feeding the first heads; or a block returning all feature maps.
-    filters : sequence of int or None
-        Channels of the stride-2 extra layers appended after the last named feature.
-    sizes, ratios, steps
-        Anchors: ``heads + 1`` sizes and ``heads`` ratio lists and steps, pixels at base size.
+    features : 'auto', sequence of str, str or HybridBlock
+        ``'auto'``: the stage outputs at ``feature_strides`` (16/32; 8/16/32 for VGG), found by
+        :func:`ssd_zoo.inspect_backbone`. A list names backbone outputs, checked by shape. A
+        dedicated extractor name, or a block returning every head's map, is used as it is.
+    filters : sequence of int, optional
+        Channels of the stride-2 extra layers after the last feature; default: enough layers
+        to reach 1x1 (or ``num_extras``).
+    sizes, ratios, steps : optional
+        Anchors in pixels at the base size: ``heads + 1`` sizes, ``heads`` ratio lists and
+        steps. Defaults: the SSD paper's scales, ratios {1,2,1/2} / {1,2,1/2,3,1/3}, and steps
+        equal to the base size over each map's side.
     classes : sequence of str
         Foreground class names.
     pretrained_base : bool or str
-        Load ImageNet weights of the backbone from disk (see :func:`ssd_zoo.weights`).
+        Load the backbone's ImageNet weights from disk (see :mod:`ssd_zoo.weights`).
     **kwargs
         Passed to :class:`SSD` (``nms_thresh``, ``nms_topk``, ``post_nms``, ``nms_mode``).
 
     Raises
     ------
     ValueError
-        When the number of feature layers, sizes, ratios and steps disagree (naming them), or
-        a feature name is not in the backbone (listing the nearest names).
+        Unknown feature names (listing the nearest), features not getting coarser, or lists
+        whose lengths disagree (naming the layer where they part).
     """
     from .backbones import build_extractor
+    from .backbones.discovery import default_ratios, inspect_backbone, plan_features
+    from .backbones.network import load_network
 
     if not classes:
         raise ValueError('an SSD needs at least one class name; pass classes=[...]')
+    named = not isinstance(features, (str, HybridBlock)) or features == 'auto'
+    if named:
+        network = load_network(network, pretrained_base, root, ctx)
+        table = inspect_backbone(network, base_size)
+        names, filters, real_steps = plan_features(table, features, filters, feature_strides,
+                                                   num_extras)
+        features, steps = names, steps if steps is not None else real_steps
     extractor, names = build_extractor(network, base_size, features, filters or (),
                                        min_depth=min_depth, reduce_ratio=reduce_ratio,
-                                       pretrained=pretrained_base, root=root, ctx=ctx)
+                                       pretrained=pretrained_base and not named, root=root,
+                                       ctx=ctx)
+    heads = len(names)
+    sizes = sizes if sizes is not None else paper_sizes(heads, base_size)
+    ratios = ratios if ratios is not None else default_ratios(heads)
+    if steps is None:
+        raise ValueError('steps are needed for a feature extractor given as a block')
     _check_head_lists(names, sizes, ratios, steps)
     layouts = anchor_layouts(sizes, ratios, steps, anchor_style)
     return SSD(extractor, layouts, classes, base_size, predictor_kernel=predictor_kernel, **kwargs)

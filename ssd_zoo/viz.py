@@ -46,3 +46,49 @@ def draw_detections(image: np.ndarray, boxes: np.ndarray, scores: np.ndarray, id
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_training_curves(history, path: str) -> str:
+    """Loss and validation mAP per epoch, saved as a PNG at ``path``."""
+    import matplotlib
+    matplotlib.use('Agg', force=False)
+    import matplotlib.pyplot as plt
+    epochs = [row['epoch'] for row in history]
+    fig, (ax_loss, ax_map) = plt.subplots(1, 2, figsize=(10, 3.5))
+    ax_loss.plot(epochs, [r['cls_loss'] for r in history], label='class loss')
+    ax_loss.plot(epochs, [r['box_loss'] for r in history], label='box loss')
+    ax_loss.set_xlabel('epoch')
+    ax_loss.legend()
+    scored = [(r['epoch'], r['map']) for r in history if r.get('map') is not None]
+    if scored:
+        ax_map.plot(*zip(*scored), marker='o')
+    ax_map.set_xlabel('epoch')
+    ax_map.set_ylabel('validation mAP')
+    ax_map.set_ylim(0, 1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_pr_curves(detections, classes, path: str) -> str:
+    """Precision-recall curve of every class (VOC matching at IoU 0.5), saved as a PNG."""
+    import matplotlib
+    matplotlib.use('Agg', force=False)
+    import matplotlib.pyplot as plt
+
+    from .evaluation import precision_recall
+    recall, precision = precision_recall(detections, len(classes))
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for name, rec, prec in zip(classes, recall, precision):
+        if rec is not None and len(rec):
+            ax.plot(rec, prec, label=name)
+    ax.set_xlabel('recall')
+    ax.set_ylabel('precision')
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=8, loc='lower left')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

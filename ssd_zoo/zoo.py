@@ -12,7 +12,8 @@ from .presets import PRESETS, Preset
 from .ssd import SSD, get_ssd
 from .weights import find_weights_file, load_weights
 
-__all__ = ['get_model', 'list_models', 'lookup', 'dataset_classes']
+__all__ = ['get_model', 'list_models', 'lookup', 'dataset_classes', 'model_for_network',
+           'NETWORK_ALIASES']
 
 log = logging.getLogger(__name__)
 
@@ -116,3 +117,35 @@ def get_model(name: str, pretrained: Union[bool, str] = False,
             net.name_in_zoo, root)
         load_weights(net, path, ctx)
     return net
+
+
+#: short names users know from the MXNet example and GluonCV scripts -> preset backbones
+NETWORK_ALIASES = {'vgg16_reduced': 'vgg16_atrous', 'vgg16': 'vgg16_atrous',
+                   'resnet18': 'resnet18_v1', 'resnet50': 'resnet50_v1',
+                   'resnet101': 'resnet101_v1', 'mobilenet': 'mobilenet1.0',
+                   'resnet34': 'resnet34_v1b'}
+
+
+def model_for_network(network: str, data_shape: int, classes: Sequence[str],
+                      dataset: str = 'custom', **kwargs) -> SSD:
+    """The SSD a training script means by ``--network NAME --data-shape S``.
+
+    The preset ``ssd_<S>_<NAME>_<dataset>`` if there is one (``dataset`` voc/coco with their
+    own classes), else ``ssd_<S>_<NAME>_custom`` with ``classes``; short names such as
+    ``resnet101`` or ``vgg16_reduced`` mean their preset backbone. Any other GluonCV
+    classification network is composed with :func:`ssd_zoo.get_ssd` and ``features='auto'``.
+    """
+    backbone = NETWORK_ALIASES.get(network, network)
+    if backbone != network:
+        log.info('network %s means the %s preset backbone', network, backbone)
+    for candidate in ('ssd_%d_%s_%s' % (data_shape, backbone, dataset),
+                      'ssd_%d_%s_custom' % (data_shape, backbone)):
+        if candidate in _REGISTRY:
+            own = candidate.endswith(('_voc', '_coco'))
+            return get_model(candidate, classes=None if own else classes, **kwargs)
+    sizes = sorted({p.base_size for p in PRESETS if p.backbone == backbone})
+    if sizes:
+        log.info('no %d preset for %s (presets at %s): composing one with features=auto',
+                 data_shape, backbone, sizes)
+    return get_ssd(backbone, data_shape, 'auto', classes=classes,
+                   **{k: v for k, v in kwargs.items() if k != 'pretrained'})

@@ -8,10 +8,14 @@ import mxnet as mx
 from mxnet.gluon import HybridBlock
 
 from ..weights import find_weights_file
+from .plain import plainnet
 
 __all__ = ['load_network']
 
 log = logging.getLogger(__name__)
+
+#: networks ssd_zoo defines itself (everything else comes from GluonCV's model zoo)
+LOCAL_NETWORKS = {'plainnet': plainnet}
 
 
 def load_network(network: Union[str, HybridBlock], pretrained: Union[bool, str] = False,
@@ -26,7 +30,8 @@ def load_network(network: Union[str, HybridBlock], pretrained: Union[bool, str] 
     Parameters
     ----------
     network : str or HybridBlock
-        GluonCV model-zoo name, or a block, which is returned as it is.
+        GluonCV model-zoo name, ``'plainnet'`` (:mod:`ssd_zoo.backbones.plain`), or a block,
+        which is returned as it is.
     pretrained : bool or str
         ``True`` loads ``<root>/<network>-<hash>.params`` (GluonCV's file name) or
         ``<root>/<network>.params``; a string is the path of a weights file. Nothing is
@@ -38,9 +43,12 @@ def load_network(network: Union[str, HybridBlock], pretrained: Union[bool, str] 
     """
     if isinstance(network, HybridBlock):
         return network
-    from gluoncv.model_zoo import get_model as gluoncv_model  # heavy import, only when needed
     with mx.name.NameManager():
-        net = gluoncv_model(network, pretrained=False, **kwargs)
+        if network in LOCAL_NETWORKS:
+            net = LOCAL_NETWORKS[network](pretrained=pretrained, **kwargs)
+        else:
+            from gluoncv.model_zoo import get_model as gluoncv_model  # heavy import
+            net = gluoncv_model(network, pretrained=False, **kwargs)
     if pretrained:
         path = pretrained if isinstance(pretrained, str) else find_weights_file(network, root)
         log.info('loading %s ImageNet weights from %s', network, path)

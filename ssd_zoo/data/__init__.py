@@ -2,12 +2,16 @@
 loaders. Every dataset returns ``(HWC RGB uint8 image, label (M, 6) [x1, y1, x2, y2, cls,
 difficult] in pixels)``."""
 from .base import BadDataError, DetectionDataset, read_image
+from .coco import COCODetection
+from .factory import DATASETS, build_datasets
+from .record import LstDetection, RecordDetection
 from .loader import AugmentedDataset, EpochBatchSampler, batchify, make_loader
 from .shapes import SHAPE_CLASSES, ShapesSpec, default_shapes_root, generate_shapes
 from .transforms import TrainTransform, ValTransform, normalize_batch
 from .voc import VOC_CLASSES, VOCDetection, VOCFolder, read_class_list
 
-__all__ = ['BadDataError', 'DetectionDataset', 'read_image', 'AugmentedDataset',
+__all__ = ['COCODetection', 'DATASETS', 'build_datasets', 'LstDetection', 'RecordDetection',
+           'BadDataError', 'DetectionDataset', 'read_image', 'AugmentedDataset',
            'EpochBatchSampler', 'batchify', 'make_loader', 'SHAPE_CLASSES', 'ShapesSpec',
            'default_shapes_root', 'generate_shapes', 'TrainTransform', 'ValTransform',
            'normalize_batch', 'VOC_CLASSES', 'VOCDetection', 'VOCFolder', 'read_class_list']

@@ -1,0 +1,17 @@
+"""Flags shared by the evaluation, demo and export scripts: where the model comes from."""
+import argparse
+
+import mxnet as mx
+
+
+def add_model_flags(parser: argparse.ArgumentParser) -> None:
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument('--checkpoint', help='training checkpoint prefix, e.g. runs/x/best')
+    src.add_argument('--symbol', help='exported model prefix (PREFIX-symbol.json)')
+    src.add_argument('--model', help='zoo name; weights from --root')
+    parser.add_argument('--root', default=None, help='folder of zoo weights')
+    parser.add_argument('--gpu', type=int, default=None, help='GPU id (default: CPU)')
+
+
+def context(args):
+    return mx.gpu(args.gpu) if args.gpu is not None else mx.cpu()

@@ -1,0 +1,64 @@
+"""COCO-format datasets (an instances JSON and an image folder), read with pycocotools.
+
+Crowd boxes are left out (as COCO evaluation ignores them, and as GluonCV trains), their count
+logged; images without objects are kept unless ``skip_empty``; boxes are clipped to their
+image; an empty box or an annotation naming an unknown category raises with the file.
+"""
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from .base import BadDataError, DetectionDataset
+
+__all__ = ['COCODetection']
+
+
+class COCODetection(DetectionDataset):
+    """Images and boxes of one COCO annotation file.
+
+    Parameters
+    ----------
+    annotation_file : str
+        ``instances_*.json``.
+    image_dir : str
+        Folder holding the ``file_name`` of every image.
+    skip_empty : bool
+        Leave out images without (non-crowd) objects.
+    """
+
+    def __init__(self, annotation_file: str, image_dir: str, skip_empty: bool = False,
+                 classes: Optional[list] = None):
+        from pycocotools.coco import COCO
+        if not os.path.isfile(annotation_file):
+            raise FileNotFoundError('COCO annotation file %s does not exist' % annotation_file)
+        try:
+            coco = COCO(annotation_file)
+        except (ValueError, KeyError) as err:
+            raise BadDataError('%s is not a COCO instances file: %s' % (annotation_file, err)) \
+                from None
+        categories = sorted(coco.loadCats(coco.getCatIds()), key=lambda c: c['id'])
+        super().__init__(classes or [c['name'] for c in categories])
+        self.category_ids = [c['id'] for c in categories]
+        index = {cid: i for i, cid in enumerate(self.category_ids)}
+        for image_id in sorted(coco.getImgIds()):
+            info = coco.loadImgs(image_id)[0]
+            width, height = info['width'], info['height']
+            rows = []
+            for ann in coco.loadAnns(coco.getAnnIds(imgIds=image_id)):
+                where = '%s annotation %s (image %s)' % (annotation_file, ann.get('id'),
+                                                        info['file_name'])
+                if ann.get('iscrowd', 0):
+                    self.report['crowd boxes left out'] += 1
+                    continue
+                if ann['category_id'] not in index:
+                    raise BadDataError('%s: category %s is not in the categories list'
+                                       % (where, ann['category_id']))
+                x, y, w, h = ann['bbox']
+                rows.append(self.check_box([x, y, x + w, y + h], width, height, where)
+                            + [index[ann['category_id']], 0])
+            if not rows and skip_empty:
+                self.report['images without objects left out'] += 1
+                continue
+            self._add(os.path.join(image_dir, info['file_name']), rows)
+        self._log_report(annotation_file)

@@ -1,0 +1,72 @@
+"""Load a detector from what a user has: a training checkpoint, an exported symbol, or a zoo
+name. Every source gives the network, its class names and its input size."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import List, Optional
+
+import mxnet as mx
+
+__all__ = ['Detector', 'load_detector', 'write_model_info', 'read_model_info']
+
+INFO_SUFFIX = '-model.json'
+
+
+@dataclass
+class Detector:
+    """A callable network ``net(x) -> (ids, scores, boxes)`` with what it was trained for."""
+
+    net: object
+    classes: List[str]
+    data_shape: int
+    source: str
+
+
+def write_model_info(prefix: str, network: str, data_shape: int, classes) -> str:
+    """``<prefix>-model.json``: what is needed to rebuild or interpret a saved model."""
+    path = prefix + INFO_SUFFIX
+    with open(path, 'w') as f:
+        json.dump({'network': network, 'data_shape': data_shape, 'classes': list(classes)}, f,
+                  indent=1)
+    return path
+
+
+def read_model_info(prefix: str) -> dict:
+    """The info written by :func:`write_model_info` (or a training checkpoint's JSON)."""
+    for path in (prefix + INFO_SUFFIX, prefix + '.json'):
+        if os.path.isfile(path):
+            with open(path) as f:
+                info = json.load(f)
+            return info.get('model', info)
+    raise FileNotFoundError('no model description next to %s (expected %s or %s.json)'
+                            % (prefix, prefix + INFO_SUFFIX, prefix))
+
+
+def load_detector(checkpoint: Optional[str] = None, symbol: Optional[str] = None,
+                  model: Optional[str] = None, root: Optional[str] = None,
+                  ctx: Optional[mx.Context] = None) -> Detector:
+    """Exactly one of: ``checkpoint`` (training prefix, e.g. ``runs/x/best``), ``symbol``
+    (export prefix, e.g. ``model/ssd``), ``model`` (zoo name, weights from ``root``)."""
+    chosen = [s for s in (checkpoint, symbol, model) if s]
+    if len(chosen) != 1:
+        raise ValueError('give exactly one of a checkpoint, an exported symbol or a zoo model')
+    ctx = ctx or mx.cpu()
+    import ssd_zoo
+    if model:
+        net = ssd_zoo.get_model(model, pretrained=True, root=root, ctx=ctx)
+        net.hybridize()
+        return Detector(net, net.classes, net.base_size, model)
+    if symbol:
+        from .export import import_block
+        info = read_model_info(symbol)
+        return Detector(import_block(symbol, ctx=ctx), info['classes'], info['data_shape'],
+                        symbol)
+    info = read_model_info(checkpoint)
+    net = ssd_zoo.zoo.model_for_network(info['network'], info['data_shape'], info['classes'],
+                                        pretrained_base=False)
+    from .weights import load_weights
+    load_weights(net, checkpoint + '.params', ctx)
+    net.hybridize()
+    return Detector(net, list(info['classes']), info['data_shape'], checkpoint)

@@ -1,0 +1,64 @@
+"""Checkpoints written atomically: weights, optimizer state and the loop's progress.
+
+A checkpoint ``<dir>/<tag>`` is three files, ``.params`` (network), ``.states`` (optimizer),
+``.json`` (epoch, best score, history). Each is written to a temporary name and renamed, and
+the JSON last, so a checkpoint whose JSON exists is complete even if the run was killed.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Optional
+
+__all__ = ['save_checkpoint', 'load_checkpoint', 'checkpoint_exists']
+
+log = logging.getLogger(__name__)
+
+
+def _atomic(path, write):
+    tmp = path + '.tmp'
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(folder: str, tag: str, net, trainer, state: dict) -> str:
+    """Write ``<folder>/<tag>.{params,states,json}``; returns the prefix."""
+    os.makedirs(folder, exist_ok=True)
+    prefix = os.path.join(folder, tag)
+    _atomic(prefix + '.params', net.save_parameters)
+    if trainer is not None:
+        _atomic(prefix + '.states', trainer.save_states)
+
+    def write_json(path):
+        with open(path, 'w') as f:
+            json.dump(state, f, indent=1)
+    _atomic(prefix + '.json', write_json)
+    log.info('checkpoint %s (epoch %s)', prefix, state.get('epoch'))
+    return prefix
+
+
+def checkpoint_exists(prefix: str) -> bool:
+    """Whether a complete checkpoint is at ``prefix``."""
+    return os.path.isfile(prefix + '.json') and os.path.isfile(prefix + '.params')
+
+
+def load_checkpoint(prefix: str, net, trainer=None, ctx=None) -> dict:
+    """Load weights (and optimizer state) of ``prefix``; returns its progress state."""
+    if not checkpoint_exists(prefix):
+        raise FileNotFoundError('no complete checkpoint at %s (need %s.json and %s.params)'
+                                % (prefix, prefix, prefix))
+    from ..weights import load_weights
+    load_weights(net, prefix + '.params', ctx)
+    if trainer is not None:
+        if not os.path.isfile(prefix + '.states'):
+            raise FileNotFoundError('%s.states is missing: cannot resume the optimizer' % prefix)
+        trainer.load_states(prefix + '.states')
+    with open(prefix + '.json') as f:
+        return json.load(f)
+
+
+def latest(folder: str) -> Optional[str]:
+    """Prefix of ``<folder>/last`` if complete."""
+    prefix = os.path.join(folder, 'last')
+    return prefix if checkpoint_exists(prefix) else None

@@ -1,0 +1,200 @@
+"""Dataset readers on small files the tests write, bad-data reports, and the transforms."""
+import json
+import os
+
+import cv2
+import mxnet as mx
+import numpy as np
+import pytest
+
+from ssd_zoo.data import (BadDataError, COCODetection, EpochBatchSampler, LstDetection,
+                          RecordDetection, ShapesSpec, TrainTransform, ValTransform, VOCFolder,
+                          batchify, generate_shapes, make_loader)
+from ssd_zoo.data.transforms import pairwise_iou, random_crop_window
+from ssd_zoo.data.voc import write_voc_annotation
+
+
+def write_image(path, width=64, height=48, value=100):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    cv2.imwrite(path, np.full((height, width, 3), value, np.uint8))
+
+
+def voc_folder(root, objects_per_image, classes=('cat', 'dog'), difficult=()):
+    for sub in ('JPEGImages', 'Annotations', 'ImageSets/Main'):
+        os.makedirs(os.path.join(root, sub), exist_ok=True)
+    ids = []
+    for i, objects in enumerate(objects_per_image):
+        image_id = '%03d' % i
+        write_image(os.path.join(root, 'JPEGImages', image_id + '.jpg'))
+        write_voc_annotation(os.path.join(root, 'Annotations', image_id + '.xml'),
+                             image_id + '.jpg', (48, 64, 3), objects, difficult)
+        ids.append(image_id)
+    with open(os.path.join(root, 'ImageSets', 'Main', 'train.txt'), 'w') as f:
+        f.write('\n'.join(ids))
+    with open(os.path.join(root, 'classes.txt'), 'w') as f:
+        f.write('\n'.join(classes))
+    return root
+
+
+def test_voc_folder_reads_boxes_classes_and_difficult_flags(tmp_path):
+    root = voc_folder(str(tmp_path / 'voc'), [[('dog', [1, 2, 30, 40]), ('cat', [5, 5, 9, 9])],
+                                              []], difficult=(1,))
+    data = VOCFolder(root, 'train')
+    assert data.classes == ['cat', 'dog'] and len(data) == 2
+    image, label = data[0]
+    assert image.shape == (48, 64, 3) and image.dtype == np.uint8
+    np.testing.assert_array_equal(label, [[1, 2, 30, 40, 1, 0], [5, 5, 9, 9, 0, 1]])
+    assert data[1][1].shape == (0, 6)
+    assert data.report['images without objects'] == 1
+    assert len(VOCFolder(root, 'train', skip_difficult=True).label(0)) == 1
+
+
+@pytest.mark.parametrize('mutate,message', [
+    (lambda xml: xml.replace('<name>dog</name>', '<name>zebra</name>'), "unknown class 'zebra'"),
+    (lambda xml: xml.replace('<xmax>31</xmax>', '<xmax>1</xmax>'), 'is empty'),
+    (lambda xml: xml.replace('<ymin>3</ymin>', '<ymin>three</ymin>'), 'not a number'),
+    (lambda xml: xml[:40], 'not valid XML'),
+])
+def test_bad_voc_annotations_name_the_file(tmp_path, mutate, message):
+    root = voc_folder(str(tmp_path / 'voc'), [[('dog', [1, 2, 30, 40])]])
+    path = os.path.join(root, 'Annotations', '000.xml')
+    with open(path) as f:
+        text = f.read()
+    with open(path, 'w') as f:
+        f.write(mutate(text))
+    with pytest.raises(BadDataError, match=message) as err:
+        VOCFolder(root, 'train')
+    assert '000.xml' in str(err.value)
+
+
+def test_missing_annotation_and_corrupt_image_name_the_file(tmp_path):
+    root = voc_folder(str(tmp_path / 'voc'), [[('dog', [1, 2, 30, 40])]])
+    with open(os.path.join(root, 'JPEGImages', '000.jpg'), 'wb') as f:
+        f.write(b'not a jpeg')
+    data = VOCFolder(root, 'train')
+    with pytest.raises(BadDataError, match='000.jpg'):
+        data[0]
+    os.remove(os.path.join(root, 'Annotations', '000.xml'))
+    with pytest.raises(BadDataError, match='000.xml is missing'):
+        VOCFolder(root, 'train')
+
+
+def test_boxes_outside_the_image_are_clipped_and_counted(tmp_path):
+    root = voc_folder(str(tmp_path / 'voc'), [[('dog', [-5, 2, 90, 40])]])
+    data = VOCFolder(root, 'train')
+    np.testing.assert_array_equal(data.label(0)[0, :4], [0, 2, 63, 40])
+    assert data.report['boxes clipped to their image'] == 1
+
+
+def test_coco_json_skips_crowd_and_keeps_or_skips_empty_images(tmp_path):
+    images = tmp_path / 'images'
+    for name in ('a.jpg', 'b.jpg'):
+        write_image(str(images / name))
+    ann = {'images': [{'id': 1, 'file_name': 'a.jpg', 'width': 64, 'height': 48},
+                      {'id': 2, 'file_name': 'b.jpg', 'width': 64, 'height': 48}],
+           'categories': [{'id': 3, 'name': 'cat'}, {'id': 7, 'name': 'dog'}],
+           'annotations': [
+               {'id': 1, 'image_id': 1, 'category_id': 7, 'bbox': [2, 3, 10, 20], 'iscrowd': 0,
+                'area': 200},
+               {'id': 2, 'image_id': 1, 'category_id': 3, 'bbox': [0, 0, 30, 30], 'iscrowd': 1,
+                'area': 900}]}
+    path = str(tmp_path / 'instances.json')
+    with open(path, 'w') as f:
+        json.dump(ann, f)
+    data = COCODetection(path, str(images))
+    assert data.classes == ['cat', 'dog'] and len(data) == 2
+    np.testing.assert_array_equal(data.label(0), [[2, 3, 12, 23, 1, 0]])
+    assert data.report['crowd boxes left out'] == 1 and len(data.label(1)) == 0
+    assert len(COCODetection(path, str(images), skip_empty=True)) == 1
+    ann['annotations'][0]['category_id'] = 99
+    with open(path, 'w') as f:
+        json.dump(ann, f)
+    with pytest.raises(BadDataError, match='category 99'):
+        COCODetection(path, str(images))
+
+
+def test_lst_and_rec_in_mxnet_example_format(tmp_path):
+    write_image(str(tmp_path / 'img' / 'a.jpg'), 100, 50)
+    # header width 2, object width 6 (with difficult), normalized corners
+    line = '0\t2\t6\t1\t0.1\t0.2\t0.5\t0.9\t0\t0\t0.0\t0.0\t0.2\t0.2\t1\timg/a.jpg\n'
+    (tmp_path / 'train.lst').write_text(line)
+    lst = LstDetection(str(tmp_path / 'train.lst'), str(tmp_path), ['a', 'b'])
+    expected = [[10, 10, 50, 45, 1, 0], [0, 0, 20, 10, 0, 1]]
+    np.testing.assert_allclose(lst.label(0), expected, atol=1e-4)
+    rec = mx.recordio.MXIndexedRecordIO(str(tmp_path / 'train.idx'), str(tmp_path / 'train.rec'),
+                                        'w')
+    header = mx.recordio.IRHeader(0, [2, 6, 1, .1, .2, .5, .9, 0, 0, 0, 0, .2, .2, 1], 0, 0)
+    rec.write_idx(0, mx.recordio.pack_img(header, cv2.imread(str(tmp_path / 'img' / 'a.jpg'))))
+    rec.close()
+    packed = RecordDetection(str(tmp_path / 'train.rec'), ['a', 'b'])
+    np.testing.assert_allclose(packed.label(0), expected, atol=1e-4)
+    assert packed[0][0].shape == (50, 100, 3)
+    (tmp_path / 'bad.lst').write_text(line.replace('\t1\t0.1', '\t5\t0.1'))
+    with pytest.raises(BadDataError, match='bad.lst line 1 object 0: class 5'):
+        LstDetection(str(tmp_path / 'bad.lst'), str(tmp_path), ['a', 'b'])
+
+
+def test_shapes_generation_is_deterministic_and_reused(tmp_path):
+    spec = ShapesSpec(num_train=6, num_val=2, seed=3)
+    a = generate_shapes(str(tmp_path / 'a'), spec)
+    b = generate_shapes(str(tmp_path / 'b'), spec)
+    for name in ('000000.xml', '000007.xml'):
+        assert open(os.path.join(a, 'Annotations', name)).read() == \
+            open(os.path.join(b, 'Annotations', name)).read()
+    mtime = os.path.getmtime(os.path.join(a, 'JPEGImages', '000000.jpg'))
+    generate_shapes(a, spec)  # already there: nothing rewritten
+    assert os.path.getmtime(os.path.join(a, 'JPEGImages', '000000.jpg')) == mtime
+    train, val = VOCFolder(a, 'train'), VOCFolder(a, 'val')
+    assert len(train) == 6 and len(val) == 2 and train.classes[0] == 'circle'
+
+
+def test_random_crop_respects_iou_constraints():
+    rng = np.random.default_rng(0)
+    boxes = np.array([[10., 10., 60., 60.], [70., 20., 90., 80.]])
+    for _ in range(50):
+        window, keep = random_crop_window(boxes, 100, 100, rng, constraints=((0.5, None),))
+        if window is not None:
+            assert pairwise_iou(window[None], boxes).min() >= 0.5
+            assert keep.any()
+
+
+def test_train_transform_moves_boxes_with_the_pixels():
+    """A white square on black: after any augmentation its box still frames the white pixels."""
+    image = np.zeros((120, 160, 3), np.uint8)
+    image[30:70, 40:100] = 255
+    label = np.array([[40, 30, 100, 70, 0, 0]], np.float32)
+    transform = TrainTransform(96, distort=False, random_interpolation=False)
+    for seed in range(30):
+        out, boxes = transform(image, label, np.random.default_rng(seed))
+        assert out.shape == (96, 96, 3) and out.dtype == np.uint8
+        if not len(boxes):
+            continue
+        x1, y1, x2, y2 = boxes[0, :4]
+        inside = out[int(y1) + 2:int(y2) - 2, int(x1) + 2:int(x2) - 2]
+        if inside.size:
+            assert inside.min() > 200, 'seed %d: box does not frame the square' % seed
+        border = out[:, :max(int(x1) - 2, 0)]
+        assert border.size == 0 or border[..., 0].max() < 200
+
+
+def test_val_transform_scales_labels():
+    out, label = ValTransform(50)(np.zeros((100, 200, 3), np.uint8),
+                                  np.array([[20, 10, 100, 50, 1, 0]], np.float32))
+    assert out.shape == (50, 50, 3)
+    np.testing.assert_allclose(label[0, :4], [5, 5, 25, 25])
+
+
+def test_batches_pad_labels_and_repeat_per_seed_and_epoch(tmp_path):
+    root = voc_folder(str(tmp_path / 'voc'), [[('dog', [1, 2, 30, 40])]] * 3 +
+                      [[('dog', [1, 2, 30, 40]), ('cat', [5, 5, 20, 20])]])
+    data = VOCFolder(root, 'train')
+    images, labels = batchify([(np.zeros((4, 4, 3), np.uint8), data.label(i)) for i in (0, 3)])
+    assert labels.shape == (2, 2, 6) and (labels[0, 1] == -1).all()
+    loader, sampler = make_loader(data, TrainTransform(32), 2, shuffle=True, seed=5)
+    first = [b[1].copy() for b in loader]
+    again = [b[1].copy() for b in loader]
+    sampler.set_epoch(1)
+    other = [b[1].copy() for b in loader]
+    assert all((a == b).all() for a, b in zip(first, again))
+    assert any(a.shape != b.shape or not (a == b).all() for a, b in zip(first, other))
+    assert [len(b) for b in EpochBatchSampler(10, 4, shard=(1, 2))] == [4]
