@@ -53,7 +53,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--out', default=os.path.join('runs', 'main'))
-    p.add_argument('--epochs', type=int, default=14)
+    p.add_argument('--epochs', type=int, default=8)
     p.add_argument('--seed', type=int, default=0)
     args = p.parse_args(argv)
     import mxnet as mx

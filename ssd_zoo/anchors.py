@@ -154,3 +154,23 @@ def image_wh(F, image):
     hw = F.shape_array(image).slice_axis(axis=0, begin=2, end=4).astype('float32')
     wh = F.reverse(hw, axis=0)
     return F.tile(wh, reps=(2,)).reshape((1, 1, 4))
+
+
+def anchors_per_head(net, height: int, width: int):
+    """Anchors of each head of ``net`` for an input of ``height x width``.
+
+    Returns
+    -------
+    list of (ndarray (n, 4), (rows, cols), anchors per cell)
+        Normalized corners, computed by the network itself (so the counts are the model's).
+    """
+    import mxnet as mx
+    from mxnet import autograd
+    x = mx.nd.zeros((1, 3, height, width))
+    with autograd.predict_mode():
+        features = net.features(x)
+    out = []
+    for feature, generator in zip(features, net.anchor_generators):
+        anchors = generator(feature, x).asnumpy()[0]
+        out.append((anchors, tuple(feature.shape[2:]), generator.num_anchors))
+    return out

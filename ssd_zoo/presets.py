@@ -136,10 +136,11 @@ PRESETS: Tuple[Preset, ...] = (
            differs_from_gluoncv='steps follow the real strides (16, 30, 60, 100, 150, 300); '
                                 "GluonCV's (8, 16, 32, 64, 100, 300) put the 19x19 and 10x10 "
                                 'anchors of the stride-16/32 features in the top-left quarter'),
-    Preset('plainnet', 300, ('custom',), ('stage4_out_fwd', 'stage5_out_fwd'),
-           (256, 256, 128, 128), SIZES_300, RATIOS_6, (16, 30, 60, 100, 150, 300),
-           differs_from_gluoncv='not in GluonCV: a small plain conv-BN-ReLU backbone that '
-                                'trains from scratch on a CPU in minutes (make run)'),
+    Preset('plainnet', 300, ('custom',), ('stage3_out_fwd', 'stage4_out_fwd', 'stage5_out_fwd'),
+           (256, 128, 128), SIZES_300, RATIOS_6, (300 / 38, 300 / 19, 30, 60, 100, 150),
+           differs_from_gluoncv='not in GluonCV: a small plain conv-BN-ReLU backbone (stride '
+                                '8/16/32 features, maps 38..2) that trains from scratch on a '
+                                'CPU in minutes (make run)'),
     Preset('resnet34_v1b', 300, ALL, 'resnet34_v1b', (256, 256, 128, 128), SIZES_300, RATIOS_6,
            STEPS_300),
 )

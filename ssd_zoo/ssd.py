@@ -270,7 +270,8 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
             steps: Optional[Sequence[float]] = None, classes: Sequence[str] = (),
             anchor_style: str = 'ssd', predictor_kernel: int = 3, min_depth: int = 128,
             reduce_ratio: float = 1.0, feature_strides: Optional[Sequence[int]] = None,
-            num_extras: Optional[int] = None, pretrained_base: Union[bool, str] = False,
+            num_extras: Optional[int] = None, strict_features: bool = True,
+            pretrained_base: Union[bool, str] = False,
             root: Optional[str] = None, ctx: Optional[mx.Context] = None, **kwargs) -> SSD:
     """Compose an SSD on a classification backbone (GluonCV's ``get_ssd`` vocabulary).
 
@@ -294,6 +295,13 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
         equal to the base size over each map's side.
     classes : sequence of str
         Foreground class names.
+    feature_strides : sequence of int, optional
+        Strides ``features='auto'`` takes (default 16/32, 8/16/32 for VGG).
+    num_extras : int, optional
+        Number of extra layers ``filters=None`` adds (default: until the map is 1x1).
+    strict_features : bool
+        Named features must be the output of their stride (see
+        :func:`ssd_zoo.backbones.discovery.plan_features`).
     pretrained_base : bool or str
         Load the backbone's ImageNet weights from disk (see :mod:`ssd_zoo.weights`).
     **kwargs
@@ -313,10 +321,11 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
         raise ValueError('an SSD needs at least one class name; pass classes=[...]')
     named = not isinstance(features, (str, HybridBlock)) or features == 'auto'
     if named:
+        label = network if isinstance(network, str) else type(network).__name__
         network = load_network(network, pretrained_base, root, ctx)
-        table = inspect_backbone(network, base_size)
+        table = inspect_backbone(network, base_size, name=label)
         names, filters, real_steps = plan_features(table, features, filters, feature_strides,
-                                                   num_extras)
+                                                   num_extras, strict_features)
         features, steps = names, steps if steps is not None else real_steps
     extractor, names = build_extractor(network, base_size, features, filters or (),
                                        min_depth=min_depth, reduce_ratio=reduce_ratio,

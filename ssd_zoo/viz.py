@@ -92,3 +92,48 @@ def plot_pr_curves(detections, classes, path: str) -> str:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def draw_anchors(net, layer: int, locations, size=None, image=None, ax=None):
+    """Draw the anchors of head ``layer`` at feature-map cells ``locations`` [(row, col)].
+
+    Parameters
+    ----------
+    net : ssd_zoo.SSD
+    layer : int
+        Head index (0 = the finest map).
+    locations : sequence of (int, int)
+        Cells whose anchors are drawn.
+    size : (height, width), optional
+        Input size; default the base size (or the image's).
+    image : ndarray (H, W, 3), optional
+        Background picture.
+    """
+    import matplotlib
+    matplotlib.use('Agg', force=False)
+    import matplotlib.pyplot as plt
+
+    from .anchors import anchors_per_head
+    height, width = size or ((image.shape[0], image.shape[1]) if image is not None
+                             else (net.base_size, net.base_size))
+    heads = anchors_per_head(net, height, width)
+    anchors, (rows, cols), per_cell = heads[layer]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 6 * height / width))
+    if image is not None:
+        ax.imshow(image)
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    ax.set_aspect('equal')
+    cmap = plt.get_cmap('tab10')
+    for row, col in locations:
+        if not (0 <= row < rows and 0 <= col < cols):
+            raise ValueError('cell (%d, %d) is outside head %d\'s %dx%d map'
+                             % (row, col, layer, rows, cols))
+        start = (row * cols + col) * per_cell
+        for k, box in enumerate(anchors[start:start + per_cell]):
+            x1, y1, x2, y2 = box * [width, height, width, height]
+            ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False,
+                                       edgecolor=cmap(k % 10), linewidth=1.5))
+    ax.set_title('head %d: %dx%d cells, %d anchors per cell' % (layer, rows, cols, per_cell))
+    return ax

@@ -110,7 +110,7 @@ def get_model(name: str, pretrained: Union[bool, str] = False,
                   anchor_style=preset.anchor_style, predictor_kernel=preset.predictor_kernel,
                   min_depth=preset.min_depth, reduce_ratio=preset.reduce_ratio,
                   pretrained_base=False if pretrained else pretrained_base, root=root, ctx=ctx,
-                  **kwargs)
+                  strict_features=False, **kwargs)  # rows are checked against GluonCV
     net.name_in_zoo = preset.model_name(dataset)
     if pretrained:
         path = pretrained if isinstance(pretrained, str) else find_weights_file(

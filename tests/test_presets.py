@@ -13,10 +13,11 @@ EXPECTED_ANCHORS = {
     'vgg16_atrous_300': 8732, 'vgg16_atrous_512': 24564, 'resnet18_v1_512': 6132,
     'resnet50_v1_512': 6132, 'resnet101_v1_512': 6132, 'resnet101_v2_512': 6132,
     'resnet152_v2_512': 24564, 'mobilenet1.0_512': 6132, 'mobilenet1.0_lite_300': 1917,
-    'mobilenet0.25_300': 2268, 'resnet34_v1b_300': 8732,
+    'mobilenet0.25_300': 2268, 'resnet34_v1b_300': 8732, 'plainnet_300': 8744,
 }
 NOT_IN_GLUONCV_ZOO = {'ssd_512_resnet18_v1_custom', 'ssd_512_resnet101_v1_voc',
-                      'ssd_512_resnet101_v1_coco', 'ssd_512_resnet101_v1_custom'}
+                      'ssd_512_resnet101_v1_coco', 'ssd_512_resnet101_v1_custom',
+                      'ssd_300_plainnet_custom'}
 
 
 def build(name, **kwargs):
@@ -120,4 +121,4 @@ def test_resnet101_ssd_is_larger_than_resnet50():
 
 def test_deliberate_differences_are_documented():
     differing = {p.backbone for p in PRESETS if p.differs_from_gluoncv}
-    assert differing == {'mobilenet0.25', 'resnet18_v1', 'resnet101_v1'}
+    assert differing == {'mobilenet0.25', 'resnet18_v1', 'resnet101_v1', 'plainnet'}

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import List, Sequence, Union
 
 import mxnet as mx
+from mxnet.base import MXNetError
 from mxnet.gluon import HybridBlock
 
 from .network import load_network
@@ -61,9 +62,11 @@ class BackboneTable(list):
                 return row
         close = difflib.get_close_matches(name, [r.name for r in self], n=6, cutoff=0.5)
         raise ValueError('%s has no feature output %r; nearest: %s. Last output of each '
-                         'stride: %s' % (self.network, name, ', '.join(close) or '(none)',
-                                         ', '.join('%s (stride %d)' % (r.name, r.stride)
-                                                   for r in self.last_of_each_stride())))
+                         'stride: %s (ssd_zoo.inspect_backbone(%r, %d) lists them all)'
+                         % (self.network, name, ', '.join(close) or '(none)',
+                            ', '.join('%s (stride %d)' % (r.name, r.stride)
+                                      for r in self.last_of_each_stride()),
+                            self.network, self.size))
 
     def last_at(self, stride: int) -> FeatureLayer:
         """The deepest candidate at ``stride``."""
@@ -85,11 +88,42 @@ class BackboneTable(list):
         return '\n'.join(lines)
 
 
+def _infer_shapes(internals, size):
+    """Names and shapes of internal outputs at a ``size`` input. Layers that cannot run at that
+    size (a classifier's 7x7 pooling on a small input) end the list instead of failing it."""
+    names = internals.list_outputs()
+    data = (1, 3, size, size)
+    try:
+        return names, internals.infer_shape_partial(data=data)[1]
+    except MXNetError:
+        pass
+
+    def works(index):
+        node = internals[index]
+        if 'data' not in node.list_arguments():  # a parameter, not computed from the input
+            return True
+        try:
+            node.infer_shape_partial(data=data)
+            return True
+        except MXNetError:
+            return False
+    low, high = 0, len(names) - 1  # the last index that works
+    while low < high:
+        mid = (low + high + 1) // 2
+        if works(mid):
+            low = mid
+        else:
+            high = mid - 1
+    head = mx.sym.Group([internals[i] for i in range(low + 1)])
+    return names[:low + 1], head.infer_shape_partial(data=data)[1]
+
+
 def _nominal_stride(size: int, extent: int) -> int:
     return 2 ** int(round(math.log2(size / extent)))
 
 
-def inspect_backbone(backbone: Union[str, HybridBlock], size: int = 512) -> BackboneTable:
+def inspect_backbone(backbone: Union[str, HybridBlock], size: int = 512,
+                     name: str = None) -> BackboneTable:
     """Candidate feature outputs of a classification network at a ``size`` x ``size`` input.
 
     Parameters
@@ -98,6 +132,8 @@ def inspect_backbone(backbone: Union[str, HybridBlock], size: int = 512) -> Back
         GluonCV model-zoo name (``'resnet101_v1'``) or a Gluon network.
     size : int
         Probe input side.
+    name : str, optional
+        How messages call the network (default: its zoo name or class).
 
     Returns
     -------
@@ -109,16 +145,16 @@ def inspect_backbone(backbone: Union[str, HybridBlock], size: int = 512) -> Back
     >>> print(ssd_zoo.inspect_backbone('resnet18_v1', 512).last_of_each_stride()[-2:])
     """
     net = load_network(backbone)
-    name = backbone if isinstance(backbone, str) else type(backbone).__name__
+    name = name or (backbone if isinstance(backbone, str) else type(backbone).__name__)
     # Gluon model-zoo networks keep the classifier in `output`: trace only `features`
     body = net.features if isinstance(getattr(net, 'features', None), HybridBlock) else net
     traced = body(mx.sym.var('data'))
     internals = traced.get_internals()
-    _, shapes, _ = internals.infer_shape_partial(data=(1, 3, size, size))
+    outputs, shapes = _infer_shapes(internals, size)
     ops = {node['name']: node['op'] for node in json.loads(traced.tojson())['nodes']}
     prefix = net.prefix
     rows = []
-    for output, shape in zip(internals.list_outputs(), shapes):
+    for output, shape in zip(outputs, shapes):
         if not output.endswith('_output') or not shape or len(shape) != 4:
             continue
         if min(shape[2:]) < 1 or size / shape[2] > MAX_STRIDE:
@@ -157,7 +193,7 @@ def _halvings_to_one(extent: int) -> int:
 
 
 def plan_features(table: BackboneTable, features='auto', filters=None, strides=None,
-                  num_extras=None):
+                  num_extras=None, strict=True):
     """Feature layers, extra-layer channels and anchor steps for an SSD on ``table``'s network.
 
     Parameters
@@ -169,6 +205,11 @@ def plan_features(table: BackboneTable, features='auto', filters=None, strides=N
         against the table (unknown names list the nearest; strides must increase).
     filters : sequence of int, optional
         Extra layers; default enough stride-2 layers to reach 1x1 (or ``num_extras``).
+    strict : bool
+        Named features must be the marked (deepest, widest) output of their stride: a name
+        copied from a shallower network (resnet50's ``stage3_activation5`` in resnet101) fails
+        instead of silently building a smaller network. Presets that use inner layers on
+        purpose pass False.
 
     Returns
     -------
@@ -185,6 +226,15 @@ def plan_features(table: BackboneTable, features='auto', filters=None, strides=N
                              % (table.network, list(wanted), table.size, sorted(available)))
     else:
         rows = [table.by_name(name) for name in features]
+        for row in rows:
+            if strict and not row.last_of_stride:
+                last = table.last_at(row.stride)
+                raise ValueError(
+                    '%s is inside %s, not the output at stride %d: that is %s (%d channels, '
+                    '%dx%d). Pass %r, features=\'auto\', or strict_features=False to use an '
+                    'inner layer on purpose.' % (row.name, table.network, row.stride, last.name,
+                                                 last.channels, last.height, last.width,
+                                                 last.name))
         for before, after in zip(rows, rows[1:]):
             if after.stride <= before.stride:
                 raise ValueError('feature layers must get coarser: %s (stride %d) follows %s '

@@ -1,0 +1,102 @@
+"""The ``ssd-zoo`` command: look inside backbones and models.
+
+    ssd-zoo list [PATTERN]
+    ssd-zoo inspect resnet101_v1 --size 512 [--all]
+    ssd-zoo anchors ssd_300_vgg16_atrous_voc [--size 300 | --size 384x512] [--out a.png]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+
+def _size(text: str):
+    if 'x' in text:
+        height, width = text.lower().split('x')
+        return int(height), int(width)
+    return int(text), int(text)
+
+
+def cmd_list(args) -> int:
+    from .zoo import list_models
+    for name in list_models(args.pattern):
+        print(name)
+    return 0
+
+
+def cmd_inspect(args) -> int:
+    from .backbones.discovery import inspect_backbone
+    table = inspect_backbone(args.backbone, args.size)
+    if not args.all:
+        from .backbones.discovery import BackboneTable
+        table = BackboneTable(table.last_of_each_stride(), table.network, table.size)
+        print('(the last output of each stride; --all lists every candidate)')
+    print(table)
+    return 0
+
+
+def anchor_report(net, height: int, width: int):
+    """Lines of per-head feature size, anchors per cell and totals, and the total."""
+    from .anchors import anchors_per_head
+    heads = anchors_per_head(net, height, width)
+    lines = ['%-5s %9s %9s %8s' % ('head', 'map', 'per cell', 'anchors')]
+    total = 0
+    for k, (anchors, (rows, cols), per_cell) in enumerate(heads):
+        lines.append('%-5d %9s %9d %8d' % (k, '%dx%d' % (rows, cols), per_cell, len(anchors)))
+        total += len(anchors)
+    lines.append('total %28d' % total)
+    return lines, total
+
+
+def cmd_anchors(args) -> int:
+    import ssd_zoo
+    from .zoo import lookup
+    _, dataset = lookup(args.model)
+    net = ssd_zoo.get_model(args.model, pretrained_base=False,
+                            classes=['object'] if dataset == 'custom' else None)
+    net.initialize()
+    height, width = _size(args.size) if args.size else (net.base_size, net.base_size)
+    lines, _ = anchor_report(net, height, width)
+    print('%s at %dx%d (HxW)' % (args.model, height, width))
+    print('\n'.join(lines))
+    if args.out:
+        from .viz import draw_anchors
+        layer = args.layer
+        rows, cols = net.features(__import__('mxnet').nd.zeros((1, 3, height, width)))[
+            layer].shape[2:]
+        ax = draw_anchors(net, layer, [(rows // 2, cols // 2)], size=(height, width))
+        ax.figure.savefig(args.out, dpi=100)
+        print('anchors of the centre cell of head %d drawn in %s' % (layer, args.out))
+    return 0
+
+
+def main(argv=None) -> int:
+    warnings.filterwarnings('ignore', message='Cannot decide type')
+    parser = argparse.ArgumentParser(prog='ssd-zoo', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest='command', required=True)
+    p = sub.add_parser('list', help='zoo model names')
+    p.add_argument('pattern', nargs='?')
+    p.set_defaults(run=cmd_list)
+    p = sub.add_parser('inspect', help='candidate feature layers of a backbone, by stride')
+    p.add_argument('backbone')
+    p.add_argument('--size', type=int, default=512)
+    p.add_argument('--all', action='store_true', help='every candidate, not only the last')
+    p.set_defaults(run=cmd_inspect)
+    p = sub.add_parser('anchors', help='anchor counts per head; draw them')
+    p.add_argument('model')
+    p.add_argument('--size', default=None, help='S or HxW (default: the base size)')
+    p.add_argument('--layer', type=int, default=0, help='head drawn with --out')
+    p.add_argument('--out', default=None, help='PNG of the anchors of the centre cell')
+    p.set_defaults(run=cmd_anchors)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ValueError, FileNotFoundError) as err:
+        print('ssd-zoo: %s' % err, file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())
