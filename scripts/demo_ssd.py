@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import mxnet as mx  # noqa: E402
+import numpy as np  # noqa: E402
 from _common import add_model_flags, context  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
@@ -39,10 +40,10 @@ def detect(det, path, ctx, thresh):
     """Detections of one image, boxes in its own pixels: [(class, score, box)]."""
     image = read_image(path)
     height, width = image.shape[:2]
-    resized, _ = ValTransform(det.data_shape)(image, mx.nd.zeros((0, 6)).asnumpy())
+    resized, _ = ValTransform(det.data_shape)(image, np.zeros((0, 6), np.float32))
     x = normalize_batch(mx.nd.array(resized[None], dtype='uint8', ctx=ctx))
     ids, scores, boxes = [a.asnumpy()[0] for a in det.net(x)]
-    boxes = boxes * [width / det.data_shape, height / det.data_shape] * 2
+    boxes = boxes * ([width / det.data_shape, height / det.data_shape] * 2)
     keep = (ids[:, 0] >= 0) & (scores[:, 0] >= thresh)
     return image, ids[keep, 0], scores[keep, 0], boxes[keep]
 

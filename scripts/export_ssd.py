@@ -24,8 +24,7 @@ def main(argv=None):
     side = args.data_shape or det.data_shape
     symbol_file, params_file = export_model(det.net, args.out, (1, 3, side, side),
                                             ctx=context(args))
-    write_model_info(args.out, getattr(det.net, 'name_in_zoo', None) or det.source, side,
-                     det.classes)
+    write_model_info(args.out, det.network, side, det.classes)
     import_block(args.out, ctx=context(args))  # the export must reload
     print('exported %s and %s' % (symbol_file, params_file))
     return 0

@@ -55,15 +55,18 @@ def main(argv=None):
     p.add_argument('--out', default=os.path.join('runs', 'main'))
     p.add_argument('--epochs', type=int, default=8)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--skip-training', action='store_true',
+                   help='evaluate, export and draw the checkpoint already in --out')
     args = p.parse_args(argv)
     import mxnet as mx
     ctx = mx.cpu()
     start = time.time()
 
-    print('== 1-2. data and training')
-    train_ssd.main(['--network', 'plainnet', '--data-shape', '300', '--dataset', 'shapes',
-                    '--epochs', str(args.epochs), '--seed', str(args.seed),
-                    '--save-prefix', args.out, '--save-interval', '0'])
+    if not args.skip_training:
+        print('== 1-2. data and training')
+        train_ssd.main(['--network', 'plainnet', '--data-shape', '300', '--dataset', 'shapes',
+                        '--epochs', str(args.epochs), '--seed', str(args.seed),
+                        '--save-prefix', args.out, '--save-interval', '0'])
     train_minutes = (time.time() - start) / 60
 
     print('== 3. evaluation of the best checkpoint')
@@ -79,7 +82,7 @@ def main(argv=None):
     print('== 4. export and reload')
     prefix = os.path.join(args.out, 'export', 'ssd_300_plainnet_shapes')
     export_model(det.net, prefix, ctx=ctx)
-    write_model_info(prefix, 'plainnet', det.data_shape, det.classes)
+    write_model_info(prefix, det.network, det.data_shape, det.classes)
     exported = load_detector(symbol=prefix, ctx=ctx)
     exported_map = evaluate(exported.net, loader, det.classes, ('voc07',), ctx)['voc07']['mAP']
     print('exported model: %s-symbol.json, VOC07 mAP %.4f (Gluon %.4f)'

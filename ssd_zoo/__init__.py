@@ -11,5 +11,5 @@ from .zoo import get_model, list_models
 
 __version__ = '0.1.0'
 
-__all__ = ['get_model', 'list_models', 'get_ssd', 'SSD', 'inspect_backbone', 'Preset', 'PRESETS', 'AnchorLayout',
-           'anchor_layouts', 'paper_sizes', '__version__']
+__all__ = ['get_model', 'list_models', 'get_ssd', 'SSD', 'inspect_backbone', 'Preset',
+           'PRESETS', 'AnchorLayout', 'anchor_layouts', 'paper_sizes', '__version__']

@@ -51,6 +51,7 @@ def anchor_report(net, height: int, width: int):
 
 def cmd_anchors(args) -> int:
     import ssd_zoo
+
     from .zoo import lookup
     _, dataset = lookup(args.model)
     net = ssd_zoo.get_model(args.model, pretrained_base=False,

@@ -22,10 +22,14 @@ class Detector:
     classes: List[str]
     data_shape: int
     source: str
+    network: str = ''
 
 
 def write_model_info(prefix: str, network: str, data_shape: int, classes) -> str:
-    """``<prefix>-model.json``: what is needed to rebuild or interpret a saved model."""
+    """``<prefix>-model.json``: what is needed to rebuild or interpret a saved model.
+
+    ``network`` is the backbone name training scripts take (``--network``), e.g. ``plainnet``.
+    """
     path = prefix + INFO_SUFFIX
     with open(path, 'w') as f:
         json.dump({'network': network, 'data_shape': data_shape, 'classes': list(classes)}, f,
@@ -57,16 +61,18 @@ def load_detector(checkpoint: Optional[str] = None, symbol: Optional[str] = None
     if model:
         net = ssd_zoo.get_model(model, pretrained=True, root=root, ctx=ctx)
         net.hybridize()
-        return Detector(net, net.classes, net.base_size, model)
+        return Detector(net, net.classes, net.base_size, model,
+                        ssd_zoo.zoo.lookup(model)[0].backbone)
     if symbol:
         from .export import import_block
         info = read_model_info(symbol)
         return Detector(import_block(symbol, ctx=ctx), info['classes'], info['data_shape'],
-                        symbol)
+                        symbol, info.get('network', ''))
     info = read_model_info(checkpoint)
     net = ssd_zoo.zoo.model_for_network(info['network'], info['data_shape'], info['classes'],
                                         pretrained_base=False)
     from .weights import load_weights
     load_weights(net, checkpoint + '.params', ctx)
     net.hybridize()
-    return Detector(net, list(info['classes']), info['data_shape'], checkpoint)
+    return Detector(net, list(info['classes']), info['data_shape'], checkpoint,
+                    info['network'])

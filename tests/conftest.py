@@ -1,6 +1,5 @@
 """Shared fixtures: GluonCV reference models with well-conditioned random weights."""
 import logging
-import os
 
 import mxnet as mx
 import numpy as np

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import ssd_zoo
-from ssd_zoo.cli import anchor_report, main as cli_main
+from ssd_zoo.cli import anchor_report
+from ssd_zoo.cli import main as cli_main
 from ssd_zoo.export import export_model, import_block
 from ssd_zoo.train.loss import SSDMultiBoxLoss, to_multibox_labels
 from ssd_zoo.zoo import lookup

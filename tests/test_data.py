@@ -7,9 +7,20 @@ import mxnet as mx
 import numpy as np
 import pytest
 
-from ssd_zoo.data import (BadDataError, COCODetection, EpochBatchSampler, LstDetection,
-                          RecordDetection, ShapesSpec, TrainTransform, ValTransform, VOCFolder,
-                          batchify, generate_shapes, make_loader)
+from ssd_zoo.data import (
+    BadDataError,
+    COCODetection,
+    EpochBatchSampler,
+    LstDetection,
+    RecordDetection,
+    ShapesSpec,
+    TrainTransform,
+    ValTransform,
+    VOCFolder,
+    batchify,
+    generate_shapes,
+    make_loader,
+)
 from ssd_zoo.data.transforms import pairwise_iou, random_crop_window
 from ssd_zoo.data.voc import write_voc_annotation
 

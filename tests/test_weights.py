@@ -103,15 +103,21 @@ def test_missing_backbone_file_names_the_expected_path_under_mxnet_home():
     assert os.path.join(os.environ['MXNET_HOME'], 'models') in message
 
 
+def save_random_backbone(block, side, root, file_name):
+    """Initialize ``block`` at random, run it once and save it as ``root/file_name``."""
+    block.initialize()
+    block(mx.nd.zeros((1, 3, side, side)))
+    root.mkdir(exist_ok=True)
+    block.save_parameters(str(root / file_name))
+    return block
+
+
 def test_pretrained_base_loads_gluoncv_imagenet_file(tmp_path):
     import gluoncv
     seed_everything(3)
-    backbone = gluoncv.model_zoo.get_model('mobilenet0.25')
-    backbone.initialize()
-    backbone(mx.nd.zeros((1, 3, 224, 224)))
     root = tmp_path / 'models'
-    root.mkdir()
-    backbone.save_parameters(str(root / 'mobilenet0.25.params'))
+    backbone = save_random_backbone(gluoncv.model_zoo.get_model('mobilenet0.25'), 224, root,
+                                    'mobilenet0.25.params')
     net = ssd_zoo.get_model('ssd_300_mobilenet0.25_voc', pretrained_base=True, root=str(root))
     first_conv = [p for k, p in net.collect_params().items() if k.endswith('conv0_weight')][0]
     np.testing.assert_array_equal(first_conv.data().asnumpy(),
@@ -122,12 +128,10 @@ def test_vgg_pretrained_base_loads_gluoncv_imagenet_file(tmp_path):
     """GluonCV's vgg16_atrous ImageNet file holds the VGG stages and norm4, not the extras."""
     from gluoncv.model_zoo.ssd.vgg_atrous import VGGAtrousExtractor
     seed_everything(4)
-    reference = VGGAtrousExtractor([2, 2, 3, 3, 3], [64, 128, 256, 512, 512], [])
-    reference.initialize()
-    reference(mx.nd.zeros((1, 3, 64, 64)))
     root = tmp_path / 'models'
-    root.mkdir()
-    reference.save_parameters(str(root / 'vgg16_atrous.params'))
+    reference = save_random_backbone(
+        VGGAtrousExtractor([2, 2, 3, 3, 3], [64, 128, 256, 512, 512], []), 64, root,
+        'vgg16_atrous.params')
     net = ssd_zoo.get_model('ssd_300_vgg16_atrous_voc', pretrained_base=True, root=str(root))
     for stage in (0, 5):
         np.testing.assert_array_equal(net.features.stages[stage][0].weight.data().asnumpy(),

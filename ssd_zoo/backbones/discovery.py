@@ -6,7 +6,8 @@ is a candidate. At each stride the deepest of the widest candidates is marked: t
 SSD presets use (ResNet v1: the last unit of a stage; ResNet v2: the pre-activated stage output;
 MobileNet: the last ReLU before the next stride-2 block; MobileNetV2: the 576-channel expansion
 SSDLite uses). Only ``net.features`` is traced when the network has it (Gluon's convention), so
-classifier layers never count. Names are relative to the network's prefix, as GluonCV presets spell them.
+classifier layers never count. Names are relative to the network's prefix, as GluonCV presets
+spell them.
 """
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ difficult] in pixels)``."""
 from .base import BadDataError, DetectionDataset, read_image
 from .coco import COCODetection
 from .factory import DATASETS, build_datasets
-from .record import LstDetection, RecordDetection
 from .loader import AugmentedDataset, EpochBatchSampler, batchify, make_loader
+from .record import LstDetection, RecordDetection
 from .shapes import SHAPE_CLASSES, ShapesSpec, default_shapes_root, generate_shapes
 from .transforms import TrainTransform, ValTransform, normalize_batch
 from .voc import VOC_CLASSES, VOCDetection, VOCFolder, read_class_list
