@@ -15,3 +15,13 @@ def add_model_flags(parser: argparse.ArgumentParser) -> None:
 
 def context(args):
     return mx.gpu(args.gpu) if args.gpu is not None else mx.cpu()
+
+
+def run(main):
+    """Run a script's ``main``; bad flags, files or data end with a one-line message."""
+    import os
+    import sys
+    try:
+        sys.exit(main())
+    except (ValueError, FileNotFoundError) as err:
+        sys.exit('%s: %s' % (os.path.basename(sys.argv[0]), err))

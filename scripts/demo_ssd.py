@@ -6,7 +6,6 @@
 """
 import argparse
 import os
-import sys
 
 import matplotlib
 
@@ -14,7 +13,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import add_model_flags, context  # noqa: E402
+from _common import add_model_flags, context, run  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from ssd_zoo.data import ValTransform, normalize_batch, read_image  # noqa: E402
@@ -75,4 +74,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run(main)

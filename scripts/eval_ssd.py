@@ -7,9 +7,8 @@
 import argparse
 import json
 import os
-import sys
 
-from _common import add_model_flags, context
+from _common import add_model_flags, context, run
 from tqdm import tqdm
 
 from ssd_zoo.data import DATASETS, ValTransform, build_datasets, make_loader
@@ -50,4 +49,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run(main)

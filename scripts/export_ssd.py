@@ -5,9 +5,8 @@
     python scripts/export_ssd.py --model ssd_512_resnet50_v1_voc --root ~/.mxnet/models --out m
 """
 import argparse
-import sys
 
-from _common import add_model_flags, context
+from _common import add_model_flags, context, run
 
 from ssd_zoo.export import export_model, import_block
 from ssd_zoo.loading import load_detector, write_model_info
@@ -31,4 +30,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run(main)

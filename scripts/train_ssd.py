@@ -135,4 +135,7 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (ValueError, FileNotFoundError) as err:  # bad flags or data: say what, no trace
+        sys.exit('train_ssd.py: %s' % err)

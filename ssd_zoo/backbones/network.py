@@ -1,6 +1,7 @@
 """Classification networks from GluonCV's model zoo, built reproducibly and loaded offline."""
 from __future__ import annotations
 
+import difflib
 import logging
 from typing import Optional, Union
 
@@ -48,6 +49,13 @@ def load_network(network: Union[str, HybridBlock], pretrained: Union[bool, str] 
             net = LOCAL_NETWORKS[network](pretrained=pretrained, **kwargs)
         else:
             from gluoncv.model_zoo import get_model as gluoncv_model  # heavy import
+            from gluoncv.model_zoo import get_model_list
+            known = list(LOCAL_NETWORKS) + list(get_model_list())
+            if network.lower() not in known:
+                close = difflib.get_close_matches(network.lower(), known, n=6, cutoff=0.5)
+                raise ValueError('unknown backbone %r; closest: %s (any GluonCV classification '
+                                 'model-zoo name, or plainnet)'
+                                 % (network, ', '.join(close) or '(none)'))
             net = gluoncv_model(network, pretrained=False, **kwargs)
     if pretrained:
         path = pretrained if isinstance(pretrained, str) else find_weights_file(network, root)
