@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Optional
 
 __all__ = ['save_checkpoint', 'load_checkpoint', 'checkpoint_exists']
 
@@ -57,8 +56,3 @@ def load_checkpoint(prefix: str, net, trainer=None, ctx=None) -> dict:
     with open(prefix + '.json') as f:
         return json.load(f)
 
-
-def latest(folder: str) -> Optional[str]:
-    """Prefix of ``<folder>/last`` if complete."""
-    prefix = os.path.join(folder, 'last')
-    return prefix if checkpoint_exists(prefix) else None

@@ -96,8 +96,7 @@ def _diagnose(epoch, iteration, lr, cls_loss, box_loss, last_checkpoint):
                box_loss, last_checkpoint or 'none yet'))
 
 
-def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progress=None,
-        kvstore=None, shard=(0, 1), is_main=True):
+def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progress=None):
     """Train ``net`` on ``train_dataset``, validating on ``val_dataset``.
 
     Parameters
@@ -111,12 +110,6 @@ def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progre
         Devices; the batch is split across them. Default ``[mx.cpu()]``.
     progress : callable, optional
         ``progress(iterable, **tqdm_kwargs)`` (scripts pass ``tqdm``); the library only logs.
-    kvstore : str or mx.kv.KVStore, optional
-        Overrides ``cfg.kvstore`` (distributed training passes its store).
-    shard : (rank, count)
-        This worker's share of the training data.
-    is_main : bool
-        Only the main worker writes checkpoints, metrics and pictures.
 
     Returns
     -------
@@ -138,14 +131,14 @@ def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progre
         log.info('frozen %d parameters matching %r', len(frozen), cfg.freeze)
     trainable = {k: p for k, p in net.collect_params().items() if p.grad_req != 'null'}
     trainer = gluon.Trainer(trainable, cfg.optimizer, _optimizer_params(cfg),
-                            kvstore=kvstore if kvstore is not None else cfg.kvstore)
+                            kvstore=cfg.kvstore)
     loss_fn = SSDMultiBoxLoss()
     loss_fn.hybridize()
     net.hybridize(static_alloc=True, static_shape=True)
 
     transform = TrainTransform(cfg.data_shape, **cfg.augment)
     loader, sampler = make_loader(train_dataset, transform, cfg.batch_size, shuffle=True,
-                                  seed=cfg.seed, num_workers=cfg.num_workers, shard=shard)
+                                  seed=cfg.seed, num_workers=cfg.num_workers)
     val_loader = None
     if val_dataset is not None:
         val_loader, _ = make_loader(val_dataset, ValTransform(cfg.data_shape), cfg.batch_size,
@@ -214,8 +207,7 @@ def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progre
         state['epoch'] = epoch + 1
         log.info('epoch %d: %s', epoch + 1, ', '.join(
             '%s %.4g' % (k, v) for k, v in row.items() if isinstance(v, float)))
-        if is_main:
-            _save_epoch(net, trainer, state, row, cfg)
+        _save_epoch(net, trainer, state, row, cfg)
     return state['history']
 
 
