@@ -335,7 +335,9 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
     sizes = sizes if sizes is not None else paper_sizes(heads, base_size)
     ratios = ratios if ratios is not None else default_ratios(heads)
     if steps is None:
-        raise ValueError('steps are needed for a feature extractor given as a block')
+        raise ValueError('features=%r brings its own layers, so its anchor steps cannot be '
+                         'derived: pass steps=[...] (pixels at the base size, one per head)'
+                         % (features if isinstance(features, str) else type(features).__name__))
     _check_head_lists(names, sizes, ratios, steps)
     layouts = anchor_layouts(sizes, ratios, steps, anchor_style)
     return SSD(extractor, layouts, classes, base_size, predictor_kernel=predictor_kernel, **kwargs)
