@@ -53,10 +53,6 @@ class Decoder(HybridBlock):
             dets = self._multibox(F, cls_preds, box_preds, anchors, image)
         else:
             dets = self._per_class(F, cls_preds, box_preds, anchors, image)
-        if self._post_nms > 0:
-            # pad so that networks with fewer candidates than post_nms still return K rows
-            dets = _pad_rows(F, dets, self._post_nms).slice_axis(axis=1, begin=0,
-                                                                 end=self._post_nms)
         return (dets.slice_axis(axis=2, begin=0, end=1), dets.slice_axis(axis=2, begin=1, end=2),
                 dets.slice_axis(axis=2, begin=2, end=6))
 
@@ -90,6 +86,10 @@ class Decoder(HybridBlock):
             dets = F.contrib.box_nms(dets, overlap_thresh=self._nms_thresh, topk=self._nms_topk,
                                      valid_thresh=SCORE_THRESH, id_index=0, score_index=1,
                                      coord_start=2, force_suppress=False)
+        if self._post_nms > 0:
+            # pad so that networks with fewer candidates than post_nms still return K rows
+            dets = _pad_rows(F, dets, self._post_nms).slice_axis(axis=1, begin=0,
+                                                                 end=self._post_nms)
         return dets
 
 
@@ -100,7 +100,8 @@ def _pad_rows(F, dets, count):
 
 
 def _valid_rows_first(F, dets, keep):
-    """Rows with id >= 0 first, by score; the others become all -1. ``keep <= 0``: all rows.
+    """The best ``keep`` rows with id >= 0 first, by score, padded with all -1 rows to exactly
+    ``keep`` rows (``keep <= 0``: every row, sorted).
 
     A top-k on the masked score and a gather: far cheaper than a ``box_nms`` pass (which is
     quadratic in the number of rows even when it suppresses nothing).
@@ -112,8 +113,8 @@ def _valid_rows_first(F, dets, keep):
     score = F.where(valid, dets.slice_axis(axis=2, begin=1, end=2), F.ones_like(ids) * -2)
     order = F.topk(score.reshape((0, -1)), axis=1, k=max(keep, 0), ret_typ='indices')
     batch = F.broadcast_like(F.contrib.arange_like(order, axis=0).reshape((-1, 1)), order)
-    dets = F.gather_nd(dets, F.stack(batch, order).astype('int32'))
-    valid = F.gather_nd(valid, F.stack(batch, order).astype('int32'))
+    index = F.stack(batch, order).astype('int32')
+    dets, valid = F.gather_nd(dets, index), F.gather_nd(valid, index)
     return F.where(F.broadcast_like(valid, dets), dets, F.ones_like(dets) * -1)
 
 
