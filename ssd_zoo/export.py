@@ -39,10 +39,8 @@ def export_model(net, prefix: str, data_shape: Sequence[int] = None, epoch: int 
     ValueError
         The network has uninitialized parameters, or ``data_shape`` is below its minimum.
     """
-    uninitialized = [name for name, p in net.collect_params().items()
-                     if p._data is None]  # pylint: disable=protected-access
-    if uninitialized and not all(p._deferred_init for p in net.collect_params().values()  # pylint: disable=protected-access
-                                 if p._data is None):  # pylint: disable=protected-access
+    uninitialized = net.uninitialized()
+    if uninitialized:
         raise ValueError('cannot export: %d parameters are not initialized (%s ...); call '
                          'net.initialize() or load weights first'
                          % (len(uninitialized), ', '.join(uninitialized[:3])))

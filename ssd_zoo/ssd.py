@@ -145,11 +145,16 @@ class SSD(HybridBlock):
         otherwise reach their 1-D BatchNorm vectors and fail).
         """
         init = init or DEFAULT_INIT
+        fresh = set(self.uninitialized())
         for name, param in self.collect_params().items():
-            fresh = param._data is None and not param._deferred_init  # pylint: disable=protected-access
-            if fresh or force_reinit:
+            if name in fresh or force_reinit:
                 param.initialize(init=_init_by_name(name), default_init=init, ctx=ctx,
                                  force_reinit=force_reinit)
+
+    def uninitialized(self) -> List[str]:
+        """Names of parameters with no value and no deferred initialization pending."""
+        return [name for name, p in self.collect_params().items()
+                if p._data is None and not p._deferred_init]  # pylint: disable=protected-access
 
     def min_input_size(self) -> int:
         """Smallest input side (pixels) for which every head still has a feature map."""
