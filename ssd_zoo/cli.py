@@ -63,12 +63,9 @@ def cmd_anchors(args) -> int:
     print('\n'.join(lines))
     if args.out:
         from .viz import draw_anchors
-        layer = args.layer
-        rows, cols = net.features(__import__('mxnet').nd.zeros((1, 3, height, width)))[
-            layer].shape[2:]
-        ax = draw_anchors(net, layer, [(rows // 2, cols // 2)], size=(height, width))
+        ax = draw_anchors(net, args.layer, size=(height, width))
         ax.figure.savefig(args.out, dpi=100)
-        print('anchors of the centre cell of head %d drawn in %s' % (layer, args.out))
+        print('anchors of the centre cell of head %d drawn in %s' % (args.layer, args.out))
     return 0
 
 

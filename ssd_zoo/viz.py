@@ -94,7 +94,7 @@ def plot_pr_curves(detections, classes, path: str) -> str:
     return path
 
 
-def draw_anchors(net, layer: int, locations, size=None, image=None, ax=None):
+def draw_anchors(net, layer: int, locations=None, size=None, image=None, ax=None):
     """Draw the anchors of head ``layer`` at feature-map cells ``locations`` [(row, col)].
 
     Parameters
@@ -102,8 +102,8 @@ def draw_anchors(net, layer: int, locations, size=None, image=None, ax=None):
     net : ssd_zoo.SSD
     layer : int
         Head index (0 = the finest map).
-    locations : sequence of (int, int)
-        Cells whose anchors are drawn.
+    locations : sequence of (int, int), optional
+        Cells whose anchors are drawn; default the centre cell.
     size : (height, width), optional
         Input size; default the base size (or the image's).
     image : ndarray (H, W, 3), optional
@@ -118,6 +118,7 @@ def draw_anchors(net, layer: int, locations, size=None, image=None, ax=None):
                              else (net.base_size, net.base_size))
     heads = anchors_per_head(net, height, width)
     anchors, (rows, cols), per_cell = heads[layer]
+    locations = locations if locations is not None else [(rows // 2, cols // 2)]
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 6 * height / width))
     if image is not None:
