@@ -85,10 +85,10 @@ def batchify(samples):
 
 
 def make_loader(dataset, transform, batch_size: int, shuffle: bool, seed: int = 0,
-                num_workers: int = 0, drop_last: Optional[bool] = None, shard=(0, 1)):
+                num_workers: int = 0, drop_last: Optional[bool] = None):
     """A DataLoader over ``dataset`` through ``transform``; returns (loader, sampler)."""
     sampler = EpochBatchSampler(len(dataset), batch_size, shuffle, seed,
-                                shuffle if drop_last is None else drop_last, shard)
+                                shuffle if drop_last is None else drop_last)
     loader = DataLoader(AugmentedDataset(dataset, transform, seed), batch_sampler=sampler,
                         batchify_fn=batchify, num_workers=num_workers,
                         thread_pool=False)

@@ -215,7 +215,6 @@ def _save_epoch(net, trainer, state, row, cfg):
     improved = row['map'] is not None and row['map'] > state['best_map']
     if improved:
         state['best_map'] = row['map']
-    if improved:
         save_checkpoint(cfg.save_dir, 'best', net, None, state)
     if cfg.save_interval and row['epoch'] % cfg.save_interval == 0:
         save_checkpoint(cfg.save_dir, 'epoch%04d' % row['epoch'], net, trainer, state)
