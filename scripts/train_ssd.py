@@ -2,7 +2,9 @@
 """Train an SSD (flags as in GluonCV's and the MXNet example's train scripts).
 
     python scripts/train_ssd.py                                # plainnet SSD300 on shapes
-    python scripts/train_ssd.py --network resnet101 --data-shape 512
+    python scripts/train_ssd.py --network resnet101 --data-shape 512     # MXNet example's net
+    python scripts/train_ssd.py --network vgg16_reduced --pretrained model/vgg16_reduced \
+        --epoch 1                                       # its ImageNet checkpoint (Module format)
     python scripts/train_ssd.py --network resnet50_v1 --dataset voc --dataset-root ~/VOCdevkit \\
         --pretrained-base --batch-size 32 --lr 0.001 --epochs 240 --lr-decay-epoch 160,200
 """
@@ -27,8 +29,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--network', default='plainnet',
-                   help='preset backbone (resnet50_v1, vgg16_atrous, ...), a short name '
-                        '(resnet101, vgg16_reduced, mobilenet) or any GluonCV network')
+                   help='preset backbone (resnet50_v1, vgg16_atrous, ...), an MXNet example '
+                        'network (vgg16_reduced, inceptionv3, resnet18..resnet152, mobilenet, '
+                        'densenet121) or any GluonCV network')
     p.add_argument('--data-shape', type=int, default=300, help='input side in pixels')
     p.add_argument('--dataset', choices=DATASETS, default='shapes')
     p.add_argument('--dataset-root', default=None, help='dataset folder (shapes: data/shapes)')
@@ -61,6 +64,10 @@ def parse_args(argv=None):
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--pretrained-base', action='store_true',
                    help='load ImageNet weights of the backbone from $MXNET_HOME/models')
+    p.add_argument('--pretrained', default=None, metavar='PREFIX',
+                   help='MXNet example networks: base-network checkpoint PREFIX-%%04d.params '
+                        '(Module format) to start from, with --epoch')
+    p.add_argument('--epoch', type=int, default=0, help='epoch of the --pretrained checkpoint')
     p.add_argument('--transfer', default=None, choices=('voc', 'coco'),
                    help='fine-tune the pretrained voc/coco model with reset_class')
     p.add_argument('--freeze', default=None, help='regex of parameters kept fixed')
@@ -83,6 +90,15 @@ def build_net(args, classes):
         return net
     net = ssd_zoo.zoo.model_for_network(args.network, args.data_shape, classes, args.dataset,
                                         pretrained_base=args.pretrained_base)
+    if args.pretrained:
+        from ssd_zoo.symbol.gluon import LEGACY_NETWORKS, load_base_checkpoint
+        if args.network not in LEGACY_NETWORKS:
+            raise ValueError('--pretrained PREFIX loads Module checkpoints of the MXNet example '
+                             'networks (%s); for %s use --pretrained-base'
+                             % (', '.join(LEGACY_NETWORKS), args.network))
+        count = load_base_checkpoint(net, args.pretrained, args.epoch)
+        print('loaded %d base-network parameters from %s-%04d.params'
+              % (count, args.pretrained, args.epoch))
     net.initialize()
     return net
 

@@ -119,22 +119,29 @@ def get_model(name: str, pretrained: Union[bool, str] = False,
     return net
 
 
-#: short names users know from the MXNet example and GluonCV scripts -> preset backbones
-NETWORK_ALIASES = {'vgg16_reduced': 'vgg16_atrous', 'vgg16': 'vgg16_atrous',
-                   'resnet18': 'resnet18_v1', 'resnet50': 'resnet50_v1',
-                   'resnet101': 'resnet101_v1', 'mobilenet': 'mobilenet1.0',
-                   'resnet34': 'resnet34_v1b'}
+#: short names that mean a preset backbone (the MXNet example's names, ``vgg16_reduced``,
+#: ``resnet101``, ``mobilenet`` ..., mean its legacy networks: :mod:`ssd_zoo.symbol`)
+NETWORK_ALIASES = {'vgg16': 'vgg16_atrous'}
 
 
 def model_for_network(network: str, data_shape: int, classes: Sequence[str],
                       dataset: str = 'custom', **kwargs) -> SSD:
     """The SSD a training script means by ``--network NAME --data-shape S``.
 
-    The preset ``ssd_<S>_<NAME>_<dataset>`` if there is one (``dataset`` voc/coco with their
-    own classes), else ``ssd_<S>_<NAME>_custom`` with ``classes``; short names such as
-    ``resnet101`` or ``vgg16_reduced`` mean their preset backbone. Any other GluonCV
-    classification network is composed with :func:`ssd_zoo.get_ssd` and ``features='auto'``.
+    The MXNet example's names (``vgg16_reduced``, ``inceptionv3``, ``resnet18`` ...
+    ``resnet152``, ``mobilenet``, ``densenet121``) mean its legacy network
+    (:func:`ssd_zoo.symbol.gluon.legacy_ssd`). Otherwise the preset ``ssd_<S>_<NAME>_<dataset>``
+    if there is one (``dataset`` voc/coco with their own classes), else
+    ``ssd_<S>_<NAME>_custom`` with ``classes``. Any other GluonCV classification network is
+    composed with :func:`ssd_zoo.get_ssd` and ``features='auto'``.
     """
+    from .symbol.gluon import LEGACY_NETWORKS, legacy_ssd
+    if network in LEGACY_NETWORKS:
+        if kwargs.get('pretrained_base'):
+            raise ValueError('%s is a legacy network: load its ImageNet checkpoint with '
+                             '--pretrained PREFIX --epoch N instead of --pretrained-base'
+                             % network)
+        return legacy_ssd(network, data_shape, classes)
     backbone = NETWORK_ALIASES.get(network, network)
     if backbone != network:
         log.info('network %s means the %s preset backbone', network, backbone)

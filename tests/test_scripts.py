@@ -63,3 +63,32 @@ def test_unknown_network_is_refused_with_candidates(trained):
     out = run('train_ssd.py', '--network', 'resnet5', '--data-shape', '96', '--dataset',
               'custom', '--dataset-root', root, '--epochs', '1', check=False)
     assert out.returncode != 0 and 'resnet5' in out.stderr
+
+
+def test_train_an_example_network_from_a_module_checkpoint(trained, tmp_path):
+    """--network mobilenet is the MXNet example's network; --pretrained/--epoch load a Module
+    checkpoint; the trained checkpoint evaluates through the usual loading path."""
+    import mxnet as mx
+
+    from ssd_zoo.symbol import symbol_factory
+    from ssd_zoo.symbol.gluon import legacy_ssd
+    root, _ = trained
+    symbol = symbol_factory.get_symbol_train('mobilenet', 96, num_classes=4)
+    mod = mx.mod.Module(symbol, label_names=('label',))
+    mod.bind([('data', (1, 3, 96, 96))], [('label', (1, 4, 5))])
+    mod.init_params(mx.init.Xavier())
+    mod.save_checkpoint(str(tmp_path / 'mobilenet'), 2)
+    run_dir = str(tmp_path / 'run')
+    out = run('train_ssd.py', '--network', 'mobilenet', '--data-shape', '96', '--dataset',
+              'custom', '--dataset-root', root, '--batch-size', '8', '--epochs', '1',
+              '--pretrained', str(tmp_path / 'mobilenet'), '--epoch', '2',
+              '--save-prefix', run_dir)
+    body = legacy_ssd('mobilenet', 96, ['a']).features.body  # every parameter of the body
+    assert 'loaded %d base-network parameters' % len(body.params.keys()) in out.stdout
+    assert 'legacy mobilenet 96' in out.stdout
+    out = run('eval_ssd.py', '--checkpoint', os.path.join(run_dir, 'best'), '--dataset',
+              'custom', '--dataset-root', root, '--metrics', 'voc07', '--out', str(tmp_path))
+    assert 'mAP' in out.stdout
+    out = run('train_ssd.py', '--network', 'resnet50_v1', '--pretrained', 'x', '--dataset',
+              'custom', '--dataset-root', root, check=False)
+    assert out.returncode != 0 and 'use --pretrained-base' in out.stderr
