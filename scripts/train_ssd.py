@@ -39,7 +39,9 @@ def parse_args(argv=None):
     p.add_argument('--batch-size', type=int, default=16)
     p.add_argument('--epochs', type=int, default=12)
     p.add_argument('--optimizer', choices=('sgd', 'nag', 'adam'), default='adam')
-    p.add_argument('--lr', type=float, default=3e-3)
+    p.add_argument('--lr', type=float, default=None,
+                   help='default 3e-3; 1e-3 for the MXNet example networks, whose extra layers '
+                        'have no BatchNorm (3e-3 made their class loss oscillate from scratch)')
     p.add_argument('--lr-mode', choices=('step', 'cosine'), default='cosine')
     p.add_argument('--lr-decay', type=float, default=0.1)
     p.add_argument('--lr-decay-epoch', default='', help='epochs of step decays, e.g. 160,200')
@@ -53,7 +55,9 @@ def parse_args(argv=None):
                    help='split each batch over this many CPU contexts (multi-device on a CPU)')
     p.add_argument('--num-workers', type=int, default=1, help='data loader processes')
     p.add_argument('--kvstore', default='device',
-                   help='local, device, dist_sync, dist_device_sync or dist_async')
+                   choices=('local', 'device', 'dist_sync', 'dist_device_sync', 'dist_async'),
+                   help='dist_*: data-parallel over the processes scripts/launch.py starts; '
+                        '--batch-size is then per worker')
     p.add_argument('--resume', nargs='?', const='last', default=None,
                    help='continue from the last checkpoint in --save-prefix (or a .params '
                         'file, with --start-epoch)')
@@ -118,6 +122,9 @@ def main(argv=None):
     print('data: %d training / %d validation images, classes %s'
           % (len(train), len(val), ', '.join(train.classes)))
     net = build_net(args, train.classes)
+    if args.lr is None:
+        from ssd_zoo.symbol.gluon import LEGACY_NETWORKS
+        args.lr = 1e-3 if args.network in LEGACY_NETWORKS else 3e-3
     save_dir = args.save_prefix or os.path.join(
         'runs', 'ssd_%d_%s_%s' % (args.data_shape, args.network, args.dataset))
     resume = args.resume is not None

@@ -37,7 +37,10 @@ class EpochBatchSampler(Sampler):
     """Batches of keys for the current epoch (``set_epoch``); shuffled by (seed, epoch).
 
     ``shard=(rank, count)`` keeps every ``count``-th sample from ``rank`` (distributed
-    training); ``drop_last`` drops the incomplete last batch (fixed shapes while training).
+    training): the ``count`` workers' batches ``i`` together are the samples of batch ``i`` of
+    a single process with ``count`` times the batch size. Shards are cut to the same length,
+    so every worker runs the same number of steps (``dist_sync`` would hang otherwise).
+    ``drop_last`` drops the incomplete last batch (fixed shapes while training).
     """
 
     def __init__(self, length: int, batch_size: int, shuffle: bool = True, seed: int = 0,
@@ -57,7 +60,7 @@ class EpochBatchSampler(Sampler):
         order = np.random.default_rng([self.seed, self.epoch]).permutation(self.length) \
             if self.shuffle else np.arange(self.length)
         rank, count = self.shard
-        return order[rank::count]
+        return order[:len(order) - len(order) % count][rank::count]
 
     def __iter__(self) -> Iterator[List[int]]:
         keys = self._order() + self.epoch * self.length
@@ -85,10 +88,13 @@ def batchify(samples):
 
 
 def make_loader(dataset, transform, batch_size: int, shuffle: bool, seed: int = 0,
-                num_workers: int = 0, drop_last: Optional[bool] = None):
-    """A DataLoader over ``dataset`` through ``transform``; returns (loader, sampler)."""
+                num_workers: int = 0, drop_last: Optional[bool] = None, shard=(0, 1)):
+    """A DataLoader over ``dataset`` through ``transform``; returns (loader, sampler).
+
+    ``shard=(rank, count)``: this worker's part of every epoch (see :class:`EpochBatchSampler`).
+    """
     sampler = EpochBatchSampler(len(dataset), batch_size, shuffle, seed,
-                                shuffle if drop_last is None else drop_last)
+                                shuffle if drop_last is None else drop_last, shard)
     loader = DataLoader(AugmentedDataset(dataset, transform, seed), batch_sampler=sampler,
                         batchify_fn=batchify, num_workers=num_workers,
                         thread_pool=False)

@@ -6,6 +6,7 @@ The same seed always writes the same files; a finished dataset is reused.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -125,11 +126,24 @@ def _complete(root, spec) -> bool:
         return json.load(f) == asdict(spec)
 
 
+@contextlib.contextmanager
+def _atomic(path: str):
+    """Yield a temporary name next to ``path``; move it into place when the block succeeds.
+
+    Generation is deterministic, so several processes (the workers of a distributed run) may
+    generate the same dataset at once: readers then only ever see complete files.
+    """
+    stem, ext = os.path.splitext(path)
+    tmp = '%s.tmp%d%s' % (stem, os.getpid(), ext)
+    yield tmp
+    os.replace(tmp, path)
+
+
 def generate_shapes(root: str = None, spec: ShapesSpec = ShapesSpec(), progress=None) -> str:
     """Write the dataset under ``root`` (VOC layout) unless the same spec is already there.
 
     Layout: ``JPEGImages/``, ``Annotations/`` (VOC XML, 1-based pixels), ``ImageSets/Main/
-    {train,val}.txt`` and ``classes.txt``. Returns ``root``.
+    {train,val}.txt`` and ``classes.txt``. Returns ``root``. Every file is written atomically.
     """
     root = root or default_shapes_root()
     if _complete(root, spec):
@@ -147,18 +161,20 @@ def generate_shapes(root: str = None, spec: ShapesSpec = ShapesSpec(), progress=
         for _ in range(count):
             image_id = '%06d' % index
             image, objects = render_image(rng, spec)
-            cv2.imwrite(os.path.join(root, 'JPEGImages', image_id + '.jpg'),
-                        cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
-            write_voc_annotation(os.path.join(root, 'Annotations', image_id + '.xml'),
-                                 image_id + '.jpg', image.shape, objects)
+            with _atomic(os.path.join(root, 'JPEGImages', image_id + '.jpg')) as path:
+                cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, 92])
+            with _atomic(os.path.join(root, 'Annotations', image_id + '.xml')) as path:
+                write_voc_annotation(path, image_id + '.jpg', image.shape, objects)
             ids.append(image_id)
             index += 1
             if progress:
                 progress(index, total)
-        with open(os.path.join(root, 'ImageSets', 'Main', split + '.txt'), 'w') as f:
+        with _atomic(os.path.join(root, 'ImageSets', 'Main', split + '.txt')) as path, \
+                open(path, 'w') as f:
             f.write('\n'.join(ids) + '\n')
-    with open(os.path.join(root, 'classes.txt'), 'w') as f:
+    with _atomic(os.path.join(root, 'classes.txt')) as path, open(path, 'w') as f:
         f.write('\n'.join(SHAPE_CLASSES) + '\n')
-    with open(os.path.join(root, _MARKER), 'w') as f:
+    with _atomic(os.path.join(root, _MARKER)) as path, open(path, 'w') as f:
         json.dump(asdict(spec), f)
     return root

@@ -86,6 +86,49 @@ def _split(array: np.ndarray, contexts, dtype):
     return [mx.nd.array(part, ctx=c, dtype=dtype) for part, c in zip(parts, contexts)]
 
 
+#: KVStore key of the per-step sums (far above the Trainer's parameter indices)
+SUMS_KEY = 10 ** 7
+
+
+class _Workers:
+    """This process's place among the data-parallel workers, and the KVStore they share.
+
+    For ``dist_sync`` / ``dist_device_sync`` the Trainer only aggregates gradients on the
+    servers (``update_on_kvstore=False``) and every worker runs the same optimizer step on the
+    same sum, so their weights stay identical. The loss of every worker is divided by the
+    positives of the *combined* batch, summed on the servers too: the update then equals that
+    of one process with the combined batch. ``dist_async`` keeps MXNet's server-side updates
+    and each worker normalizes by its own positives.
+    """
+
+    def __init__(self, kvstore: str):
+        self.distributed = kvstore.startswith('dist')
+        self.kvstore = mx.kv.create(kvstore) if self.distributed else kvstore
+        self.rank = self.kvstore.rank if self.distributed else 0
+        self.count = self.kvstore.num_workers if self.distributed else 1
+        self.synchronous = self.distributed and 'async' not in kvstore
+        if self.synchronous:
+            self._sums = mx.nd.zeros((3,))
+            self.kvstore.init(SUMS_KEY, self._sums)
+
+    @property
+    def chief(self) -> bool:
+        """Rank 0 validates, logs the mAP and writes the checkpoints."""
+        return self.rank == 0
+
+    def trainer_kwargs(self) -> dict:
+        return dict(kvstore=self.kvstore, update_on_kvstore=False if self.synchronous else None)
+
+    def sum_over_workers(self, values: Sequence[float]) -> List[float]:
+        """``[positives, class loss, box loss]`` summed over the workers (this worker's own
+        when not synchronous)."""
+        if not self.synchronous:
+            return list(values)
+        self.kvstore.push(SUMS_KEY, mx.nd.array(values))
+        self.kvstore.pull(SUMS_KEY, out=self._sums)
+        return [float(v) for v in self._sums.asnumpy()]
+
+
 def _diagnose(epoch, iteration, lr, cls_loss, box_loss, last_checkpoint):
     part = 'class' if not math.isfinite(cls_loss) else 'box'
     return ('the %s loss became %s at epoch %d, iteration %d (learning rate %.3g; class loss '
@@ -96,8 +139,17 @@ def _diagnose(epoch, iteration, lr, cls_loss, box_loss, last_checkpoint):
                box_loss, last_checkpoint or 'none yet'))
 
 
-def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progress=None):
+def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progress=None,
+        on_step=None):
     """Train ``net`` on ``train_dataset``, validating on ``val_dataset``.
+
+    With a ``dist_*`` KVStore (``cfg.kvstore``, processes started by ``scripts/launch.py``)
+    every worker trains on its shard of each epoch (``kv.rank`` / ``kv.num_workers``), and
+    ``cfg.batch_size`` is per worker: the combined batch is ``batch_size * workers``, and the
+    update equals one process's with that batch (the loss is a mean over the combined batch's
+    positives, so the learning rate needs no scaling for that). BatchNorm statistics are those
+    of each device's part of the batch, as in every data-parallel MXNet training. Only rank 0
+    validates and writes checkpoints; every worker resumes from the same ``last`` checkpoint.
 
     Parameters
     ----------
@@ -110,6 +162,8 @@ def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progre
         Devices; the batch is split across them. Default ``[mx.cpu()]``.
     progress : callable, optional
         ``progress(iterable, **tqdm_kwargs)`` (scripts pass ``tqdm``); the library only logs.
+    on_step : callable, optional
+        ``on_step(epoch, iteration, net)`` after every optimizer step.
 
     Returns
     -------
@@ -130,17 +184,22 @@ def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progre
     if frozen:
         log.info('frozen %d parameters matching %r', len(frozen), cfg.freeze)
     trainable = {k: p for k, p in net.collect_params().items() if p.grad_req != 'null'}
+    workers = _Workers(cfg.kvstore)
+    if workers.distributed:
+        log.info('this process is rank %d of %d workers (%s)', workers.rank, workers.count,
+                 cfg.kvstore)
     trainer = gluon.Trainer(trainable, cfg.optimizer, _optimizer_params(cfg),
-                            kvstore=cfg.kvstore)
+                            **workers.trainer_kwargs())
     loss_fn = SSDMultiBoxLoss()
     loss_fn.hybridize()
     net.hybridize(static_alloc=True, static_shape=True)
 
     transform = TrainTransform(cfg.data_shape, **cfg.augment)
     loader, sampler = make_loader(train_dataset, transform, cfg.batch_size, shuffle=True,
-                                  seed=cfg.seed, num_workers=cfg.num_workers)
+                                  seed=cfg.seed, num_workers=cfg.num_workers,
+                                  shard=(workers.rank, workers.count))
     val_loader = None
-    if val_dataset is not None:
+    if val_dataset is not None and workers.chief:
         val_loader, _ = make_loader(val_dataset, ValTransform(cfg.data_shape), cfg.batch_size,
                                     shuffle=False, num_workers=cfg.num_workers,
                                     drop_last=False)
@@ -180,16 +239,20 @@ def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progre
                     cls_preds, box_preds, anchors = net(normalize_batch(x))
                     targets = to_multibox_labels(y, x.shape[2], x.shape[1])
                     parts.append(loss_fn(cls_preds, box_preds, anchors, targets))
-                num_pos = max(1.0, sum(float(p[2].sum().asscalar()) for p in parts))
+                # positives and loss sums of the combined batch (every device, every worker)
+                local = [sum(float(p[k].sum().asscalar()) for p in parts) for k in (2, 0, 1)]
+                pos_total, cls_total, box_total = workers.sum_over_workers(local)
+                num_pos = max(1.0, pos_total)
                 losses = [(c.sum() + b.sum()) / num_pos for c, b, _ in parts]
-            autograd.backward(losses)
-            cls_value = sum(float(p[0].sum().asscalar()) for p in parts) / num_pos
-            box_value = sum(float(p[1].sum().asscalar()) for p in parts) / num_pos
+            cls_value, box_value = cls_total / num_pos, box_total / num_pos
             if not (math.isfinite(cls_value) and math.isfinite(box_value)):
                 raise TrainingDiverged(_diagnose(epoch, i, lr, cls_value, box_value,
                                                  last_prefix if checkpoint_exists(last_prefix)
                                                  else None))
+            autograd.backward(losses)
             trainer.step(1)
+            if on_step:
+                on_step(epoch, i, net)
             sums += (cls_value, box_value, 1)
             seen += len(images)
             if progress and hasattr(batches, 'set_postfix'):
@@ -207,7 +270,8 @@ def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progre
         state['epoch'] = epoch + 1
         log.info('epoch %d: %s', epoch + 1, ', '.join(
             '%s %.4g' % (k, v) for k, v in row.items() if isinstance(v, float)))
-        _save_epoch(net, trainer, state, row, cfg)
+        if workers.chief:
+            _save_epoch(net, trainer, state, row, cfg)
     return state['history']
 
 
