@@ -90,12 +90,17 @@ def make_metric(name: str, class_names: Sequence[str]):
 
 
 def predict_loader(net, loader, ctx=None, progress=None):
-    """Yield ``(ids, scores, boxes, labels)`` NumPy batches of a network over a loader."""
+    """Yield ``(ids, scores, boxes, labels)`` NumPy batches of a network over a loader.
+
+    ``net`` is any callable returning ``ids, scores, boxes`` as NDArrays or NumPy arrays (an
+    ONNX Runtime session wrapper, say).
+    """
     ctx = ctx or mx.cpu()
     for images, labels in (progress(loader) if progress else loader):
         x = normalize_batch(mx.nd.array(images, dtype='uint8', ctx=ctx))
-        ids, scores, boxes = net(x)
-        yield ids.asnumpy(), scores.asnumpy(), boxes.asnumpy(), labels
+        ids, scores, boxes = (o.asnumpy() if isinstance(o, mx.nd.NDArray) else np.asarray(o)
+                              for o in net(x))
+        yield ids, scores, boxes, labels
 
 
 def evaluate(net, loader, class_names: Sequence[str], metrics: Sequence[str] = ('voc07',),

@@ -1,4 +1,10 @@
-"""Symbol JSON export of hybridized SSDs, and loading them back for Gluon or Module users."""
+"""Symbol JSON export of hybridized SSDs, and loading them back for Gluon or Module users.
+
+``export_model`` writes the inference graph only (no training outputs). Options for
+deployment: ``fixed_size`` stores the anchors of one input size as a constant (no
+``MultiBoxPrior`` at run time), ``preprocess`` takes uint8 ``(B, H, W, 3)`` RGB images and
+normalizes them inside the graph.
+"""
 from __future__ import annotations
 
 import logging
@@ -8,15 +14,74 @@ from typing import Optional, Sequence, Tuple
 
 import mxnet as mx
 from mxnet import autograd
-from mxnet.gluon import SymbolBlock
+from mxnet.gluon import HybridBlock, SymbolBlock
 
-__all__ = ['export_model', 'import_block', 'import_module']
+from .data.transforms import MEAN, STD
+
+__all__ = ['export_model', 'import_block', 'import_module', 'check_exportable', 'FixedSizeSSD',
+           'WithPreprocessing']
 
 log = logging.getLogger(__name__)
 
 
+class FixedSizeSSD(HybridBlock):
+    """An SSD for one input size whose anchors are a stored constant.
+
+    Same detections as the wrapped network at that size; nothing of the anchor computation
+    (``MultiBoxPrior``, shape arithmetic) runs per image.
+    """
+
+    def __init__(self, net, height: int, width: int, **kwargs):
+        super().__init__(**kwargs)
+        self.net = net
+        x = mx.nd.zeros((1, 3, height, width), ctx=_first_ctx(net))
+        with autograd.predict_mode():
+            _, _, anchors = net.heads(mx.nd, x)
+        with self.name_scope():
+            self.anchors = self.params.get_constant('anchors', anchors.as_in_context(mx.cpu()))
+        self.anchors.initialize(ctx=x.context)
+
+    def hybrid_forward(self, F, x, anchors):  # pylint: disable=arguments-differ
+        cls_preds, box_preds, _ = self.net.heads(F, x)  # unused anchors are pruned from graph
+        return self.net.decoder(cls_preds, box_preds, anchors, x)
+
+
+class WithPreprocessing(HybridBlock):
+    """Takes uint8 ``(B, H, W, 3)`` RGB images, normalizes them as training did, runs ``net``."""
+
+    def __init__(self, net, mean: Sequence[float] = MEAN, std: Sequence[float] = STD, **kwargs):
+        super().__init__(**kwargs)
+        self.net = net
+        with self.name_scope():
+            self.mean = self.params.get_constant(
+                'mean', mx.nd.array([m * 255 for m in mean]).reshape((1, 3, 1, 1)))
+            self.std = self.params.get_constant(
+                'std', mx.nd.array([s * 255 for s in std]).reshape((1, 3, 1, 1)))
+        for constant in (self.mean, self.std):
+            constant.initialize(ctx=_first_ctx(net))
+
+    def hybrid_forward(self, F, x, mean, std):  # pylint: disable=arguments-differ
+        x = F.transpose(F.cast(x, 'float32'), (0, 3, 1, 2))
+        return self.net(F.broadcast_div(F.broadcast_sub(x, mean), std))
+
+
+def check_exportable(net, height: int, width: int) -> None:
+    """Raise ValueError naming the problem if ``net`` cannot be exported at ``height x width``:
+    parameters without values, or an input smaller than the network's minimum."""
+    uninitialized = net.uninitialized()
+    if uninitialized:
+        raise ValueError('cannot export: %d parameters are not initialized (%s ...); call '
+                         'net.initialize() or load weights first'
+                         % (len(uninitialized), ', '.join(uninitialized[:3])))
+    smallest = net.min_input_size()
+    if min(height, width) < smallest:
+        raise ValueError('cannot export at %dx%d (HxW): every side must be at least %d pixels '
+                         'for this SSD (base size %d)' % (height, width, smallest, net.base_size))
+
+
 def export_model(net, prefix: str, data_shape: Sequence[int] = None, epoch: int = 0,
-                 ctx: Optional[mx.Context] = None) -> Tuple[str, str]:
+                 ctx: Optional[mx.Context] = None, fixed_size: bool = False,
+                 preprocess: bool = False) -> Tuple[str, str]:
     """Write ``PREFIX-symbol.json`` and ``PREFIX-%04d.params`` of the inference graph.
 
     Parameters
@@ -27,7 +92,12 @@ def export_model(net, prefix: str, data_shape: Sequence[int] = None, epoch: int 
         Output path prefix; its folder is created.
     data_shape : sequence of int, optional
         ``(B, 3, H, W)`` traced once to build the graph; default one image at the base size.
-        The exported graph still accepts other sizes.
+        Without ``fixed_size`` the exported graph accepts other sizes too.
+    fixed_size : bool
+        Store the anchors of ``H x W`` as a constant (:class:`FixedSizeSSD`): faster, but the
+        graph then only takes that size.
+    preprocess : bool
+        The graph takes uint8 ``(B, H, W, 3)`` RGB images (:class:`WithPreprocessing`).
 
     Returns
     -------
@@ -39,18 +109,19 @@ def export_model(net, prefix: str, data_shape: Sequence[int] = None, epoch: int 
     ValueError
         The network has uninitialized parameters, or ``data_shape`` is below its minimum.
     """
-    uninitialized = net.uninitialized()
-    if uninitialized:
-        raise ValueError('cannot export: %d parameters are not initialized (%s ...); call '
-                         'net.initialize() or load weights first'
-                         % (len(uninitialized), ', '.join(uninitialized[:3])))
     data_shape = tuple(data_shape or (1, 3, net.base_size, net.base_size))
+    check_exportable(net, *data_shape[2:])
     folder = os.path.dirname(os.path.abspath(prefix))
     os.makedirs(folder, exist_ok=True)
-    net.hybridize()
+    block = FixedSizeSSD(net, *data_shape[2:]) if fixed_size else net
+    x = mx.nd.zeros(data_shape, ctx=ctx or _first_ctx(net))
+    if preprocess:
+        block = WithPreprocessing(block)
+        x = x.transpose((0, 2, 3, 1)).astype('uint8')
+    block.hybridize()
     with autograd.predict_mode():
-        net(mx.nd.zeros(data_shape, ctx=ctx or _first_ctx(net)))
-    net.export(prefix, epoch=epoch)
+        block(x)
+    block.export(prefix, epoch=epoch)
     symbol_file, params_file = '%s-symbol.json' % prefix, '%s-%04d.params' % (prefix, epoch)
     log.info('exported %s and %s', symbol_file, params_file)
     return symbol_file, params_file

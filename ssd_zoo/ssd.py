@@ -183,6 +183,14 @@ class SSD(HybridBlock):
                              % (height, width, self.min_input_size(), self.base_size))
 
     def hybrid_forward(self, F, x):  # pylint: disable=arguments-differ
+        cls_preds, box_preds, anchors = self.heads(F, x)
+        if autograd.is_training():
+            return cls_preds, box_preds, anchors
+        return self.decoder(cls_preds, box_preds, anchors, x)
+
+    def heads(self, F, x):
+        """The raw predictions: ``cls_preds (B, N, C+1)``, ``box_preds (B, N, 4)``, ``anchors
+        (1, N, 4)``. Callable from another block's ``hybrid_forward`` (export wrappers)."""
         features = self.features(x)
         if len(features) != len(self.anchor_generators):
             raise ValueError('the feature extractor returns %d maps but the SSD has %d heads'
@@ -194,10 +202,7 @@ class SSD(HybridBlock):
         anchors = [gen(f, x) for f, gen in zip(features, self.anchor_generators)]
         cls_preds = F.concat(*cls_preds, dim=1).reshape((0, -1, self.num_classes + 1))
         box_preds = F.concat(*box_preds, dim=1).reshape((0, -1, 4))
-        anchors = F.concat(*anchors, dim=1)
-        if autograd.is_training():
-            return cls_preds, box_preds, anchors
-        return self.decoder(cls_preds, box_preds, anchors, x)
+        return cls_preds, box_preds, F.concat(*anchors, dim=1)
 
 
 _CONSTANT_INITS = (('gamma', 'ones'), ('beta', 'zeros'), ('running_mean', 'zeros'),

@@ -1,0 +1,268 @@
+"""ONNX export of an SSD, detection step included, for runtimes without MXNet.
+
+``mxnet.onnx`` converts the network body (backbone, extra layers, predictors) but has no
+converter for any ``MultiBox*`` operator (apache/mxnet#15181), and GluonCV's SSD fails on
+``slice_like`` / ``box_nms``. Here the body goes through ``mxnet.onnx`` up to the raw
+predictions, and the rest is appended in standard ONNX operators:
+
+* anchors are constants for the exported input size;
+* softmax, then box decoding (the SSD centre-size formula with variances 0.1/0.2);
+* candidates: ``'multibox'`` one per anchor (its best foreground class, as MXNet's
+  ``MultiBoxDetection``; boxes clipped to the image) or ``'per_class'`` every (anchor, class)
+  pair (GluonCV's decoding); the ``nms_topk`` best go to NMS;
+* class-aware ``NonMaxSuppression`` (score > 0.01, IoU > ``nms_thresh`` suppressed), then the
+  ``post_nms`` best survivors.
+
+Outputs are the ssd_zoo model's: ``ids (B, K, 1)``, ``scores (B, K, 1)``, ``bboxes (B, K, 4)`` in
+input pixels, best first, invalid rows -1. The batch dimension may be dynamic.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Optional, Sequence
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd
+from mxnet.gluon import HybridBlock
+
+from .decode import SCORE_THRESH, VARIANCES
+
+__all__ = ['export_onnx', 'OnnxDetector', 'OPSET']
+
+log = logging.getLogger(__name__)
+
+#: lowest ONNX opset of the exported graph (ReduceMax takes its axes as an input from 18);
+#: mxnet.onnx writes the newest opset the installed onnx package knows
+OPSET = 18
+
+
+class _RawPredictions(HybridBlock):
+    """``x -> (cls_preds, box_preds)`` of an SSD in inference mode (what mxnet.onnx converts)."""
+
+    def __init__(self, net, **kwargs):
+        super().__init__(**kwargs)
+        self.net = net
+
+    def hybrid_forward(self, F, x):  # pylint: disable=arguments-differ
+        cls_preds, box_preds, _ = self.net.heads(F, x)
+        return cls_preds, box_preds
+
+
+def _anchors(net, height: int, width: int) -> np.ndarray:
+    """The network's anchors ``(N, 4)`` (normalized corners) for one input size."""
+    x = mx.nd.zeros((1, 3, height, width), ctx=_context(net))
+    with autograd.predict_mode():
+        _, _, anchors = net.heads(mx.nd, x)
+    return anchors.asnumpy()[0]
+
+
+def _context(net) -> mx.Context:
+    for param in net.collect_params().values():
+        try:
+            return param.list_ctx()[0]
+        except (RuntimeError, AssertionError):
+            continue
+    return mx.cpu()
+
+
+def export_onnx(net, path: str, data_shape: Sequence[int], dynamic_batch: bool = True) -> str:
+    """Write ``net`` with its detection step to an ONNX file.
+
+    Parameters
+    ----------
+    net : ssd_zoo.SSD
+        An initialized network; its ``set_nms`` settings (mode, thresholds) are exported.
+    path : str
+        Output ``.onnx`` file (its folder is created).
+    data_shape : (B, 3, H, W)
+        Input shape; the anchors are constants for ``H x W``.
+    dynamic_batch : bool
+        Leave the batch dimension free (``B`` is then only used for tracing).
+
+    Raises
+    ------
+    ValueError
+        Uninitialized parameters, or an input smaller than the network's minimum.
+    """
+    import onnx
+
+    from .export import check_exportable
+    batch, _, height, width = data_shape
+    check_exportable(net, height, width)
+    body = _RawPredictions(net)
+    body.hybridize()
+    with autograd.predict_mode():
+        body(mx.nd.zeros(tuple(data_shape), ctx=_context(net)))
+        symbol = body(mx.sym.var('data'))
+    symbol = mx.sym.Group(list(symbol))
+    params = {p.name: p.data(_context(net)).as_in_context(mx.cpu())
+              for p in net.collect_params().values()}
+    params = {k: v for k, v in params.items() if k in set(symbol.list_inputs())}
+    os.makedirs(os.path.dirname(os.path.abspath(path)) or '.', exist_ok=True)
+    shape = (None if dynamic_batch else batch, 3, height, width)
+    mx.onnx.export_model(symbol, params, [tuple(data_shape)], [np.float32], path,
+                         dynamic=True, dynamic_input_shapes=[shape])
+    model = onnx.load(path)
+    _drop_initializer_inputs(model.graph)
+    settings = net.nms_settings
+    _append_detection(model.graph, _anchors(net, height, width), net.num_classes, width, height,
+                      settings['mode'], settings['nms_thresh'], settings['nms_topk'],
+                      settings['post_nms'])
+    model.opset_import[0].version = max(model.opset_import[0].version, OPSET)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    log.info('exported %s (%s decoding, %s batch)', path, settings['mode'],
+             'dynamic' if dynamic_batch else 'fixed')
+    return path
+
+
+def _drop_initializer_inputs(graph) -> None:
+    """Weights are constants, not inputs (runtimes can then fold and optimize them)."""
+    weights = {init.name for init in graph.initializer}
+    kept = [i for i in graph.input if i.name not in weights]
+    del graph.input[:]
+    graph.input.extend(kept)
+
+
+class _GraphBuilder:
+    """Appends nodes and constants to an ONNX graph with unique names."""
+
+    def __init__(self, graph, prefix='detect'):
+        self.graph, self.prefix, self.count = graph, prefix, 0
+
+    def name(self, hint):
+        self.count += 1
+        return '%s/%s_%d' % (self.prefix, hint, self.count)
+
+    def const(self, value, hint='const', dtype=np.float32):
+        from onnx import numpy_helper
+        name = self.name(hint)
+        self.graph.initializer.append(numpy_helper.from_array(np.asarray(value, dtype), name))
+        return name
+
+    def op(self, op_type, inputs, hint=None, outputs=1, **attrs):
+        from onnx import helper
+        names = [self.name(hint or op_type.lower()) for _ in range(outputs)]
+        self.graph.node.append(helper.make_node(op_type, list(inputs), names, **attrs))
+        return names[0] if outputs == 1 else names
+
+
+def _append_detection(graph, anchors, num_classes, width, height, mode, nms_thresh, nms_topk,
+                      post_nms) -> None:
+    """Replace the graph's outputs (cls_preds, box_preds) by ids, scores and bboxes."""
+    from onnx import TensorProto, helper
+    g = _GraphBuilder(graph)
+    cls_name, box_name = graph.output[0].name, graph.output[1].name
+    count = anchors.shape[0]
+    scale = np.array([width, height] * 2, np.float32)
+    if mode == 'per_class':  # GluonCV decodes in pixels and does not clip
+        anchors = anchors * scale
+    wh = anchors[:, 2:] - anchors[:, :2]
+    centre = anchors[:, :2] + wh / 2
+
+    # decode: centre = offset * var * anchor_wh + anchor_centre; half = exp(offset * var) * wh / 2
+    offsets = g.op('Mul', [box_name, g.const(np.array(VARIANCES, np.float32), 'variances')])
+    xy, log_wh = g.op('Split', [offsets, g.const([2, 2], dtype=np.int64)], 'split', outputs=2,
+                      axis=2)
+    centres = g.op('Add', [g.op('Mul', [xy, g.const(wh[None])]), g.const(centre[None])])
+    half = g.op('Mul', [g.op('Exp', [log_wh]), g.const(wh[None] / 2)])
+    boxes = g.op('Concat', [g.op('Sub', [centres, half]), g.op('Add', [centres, half])], axis=2)
+    if mode == 'multibox':
+        boxes = g.op('Clip', [boxes, g.const(0.0), g.const(1.0)])
+
+    probs = g.op('Softmax', [cls_name], axis=2)
+    foreground = g.op('Slice', [probs, g.const([1], dtype=np.int64),
+                                g.const([num_classes + 1], dtype=np.int64),
+                                g.const([2], dtype=np.int64)])
+    if mode == 'multibox':  # one candidate per anchor: its best foreground class
+        candidates = count
+        score = g.op('ReduceMax', [foreground, g.const([2], dtype=np.int64)], keepdims=0)
+        label = g.op('ArgMax', [foreground], axis=2, keepdims=0)
+    else:  # every (anchor, class) pair
+        candidates = count * num_classes
+        score = g.op('Reshape', [foreground, g.const([0, -1], dtype=np.int64)])
+    keep = min(nms_topk, candidates) if nms_topk > 0 else candidates
+    top_score, top_index = g.op('TopK', [score, g.const([keep], dtype=np.int64)], outputs=2,
+                                axis=1)
+    if mode == 'multibox':
+        anchor_index = top_index
+        top_label = g.op('GatherElements', [label, top_index], axis=1)
+    else:
+        classes = g.const([num_classes], dtype=np.int64)
+        anchor_index = g.op('Div', [top_index, classes])
+        top_label = g.op('Mod', [top_index, classes])
+    top_boxes = g.op('GatherND', [boxes, g.op('Unsqueeze', [anchor_index,
+                                                          g.const([2], dtype=np.int64)])],
+                     batch_dims=1)
+    # class-aware NMS: each candidate scores only in its own class row (B, C, keep)
+    one_hot = g.op('OneHot', [top_label, g.const([num_classes], dtype=np.int64),
+                              g.const([0.0, 1.0])], axis=-1)
+    class_scores = g.op('Transpose', [g.op('Mul', [one_hot, g.op(
+        'Unsqueeze', [top_score, g.const([2], dtype=np.int64)])])], perm=[0, 2, 1])
+    iou = nms_thresh if 0 < nms_thresh < 1 else 1.0  # >= 1: nothing is suppressed
+    selected = g.op('NonMaxSuppression', [top_boxes, class_scores,
+                                          g.const([keep], dtype=np.int64),
+                                          g.const([iou]), g.const([SCORE_THRESH])])
+    # survivors keep their score, everything else -1; then the post_nms best
+    zeros = g.op('Mul', [class_scores, g.const(0.0)])
+    ones = g.op('ConstantOfShape', [g.op('Slice', [g.op('Shape', [selected]),
+                                                   g.const([0], dtype=np.int64),
+                                                   g.const([1], dtype=np.int64)])],
+                value=helper.make_tensor('one', TensorProto.FLOAT, [1], [1.0]))
+    kept = g.op('ScatterND', [zeros, selected, ones])
+    final = g.op('Where', [g.op('Greater', [kept, g.const(0.5)]), class_scores,
+                           g.op('Sub', [zeros, g.const(1.0)])])
+    final = g.op('Reshape', [final, g.const([0, -1], dtype=np.int64)])
+    out_count = min(post_nms, keep * num_classes) if post_nms > 0 else keep * num_classes
+    out_score, out_index = g.op('TopK', [final, g.const([out_count], dtype=np.int64)],
+                                outputs=2, axis=1)
+    keep_const = g.const([keep], dtype=np.int64)
+    out_label = g.op('Cast', [g.op('Div', [out_index, keep_const])], to=TensorProto.FLOAT)
+    out_boxes = g.op('GatherND', [top_boxes, g.op('Unsqueeze', [
+        g.op('Mod', [out_index, keep_const]), g.const([2], dtype=np.int64)])], batch_dims=1)
+    if mode == 'multibox':
+        out_boxes = g.op('Mul', [out_boxes, g.const(scale)])
+    valid = g.op('Unsqueeze', [g.op('GreaterOrEqual', [out_score, g.const(0.0)]),
+                               g.const([2], dtype=np.int64)])
+    minus_one = g.const(-1.0)
+    unsqueeze = g.const([2], dtype=np.int64)
+    outputs = {
+        'ids': g.op('Where', [valid, g.op('Unsqueeze', [out_label, unsqueeze]), minus_one]),
+        'scores': g.op('Where', [valid, g.op('Unsqueeze', [out_score, unsqueeze]), minus_one]),
+        'bboxes': g.op('Where', [valid, out_boxes, minus_one]),
+    }
+    del graph.output[:]
+    for name, source in outputs.items():
+        graph.node.append(helper.make_node('Identity', [source], [name]))
+        width_ = 4 if name == 'bboxes' else 1
+        graph.output.append(helper.make_tensor_value_info(
+            name, TensorProto.FLOAT, ['batch', out_count, width_]))
+
+
+class OnnxDetector:
+    """Run an exported ONNX SSD with onnxruntime: ``det(x) -> (ids, scores, bboxes)``.
+
+    Parameters
+    ----------
+    path : str
+        The ``.onnx`` file.
+    threads : int, optional
+        Intra-op threads (default: onnxruntime's choice).
+    """
+
+    def __init__(self, path: str, threads: Optional[int] = None):
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, x):
+        if isinstance(x, mx.nd.NDArray):
+            x = x.asnumpy()
+        return self.session.run(['ids', 'scores', 'bboxes'],
+                                {self.input_name: np.asarray(x, np.float32)})

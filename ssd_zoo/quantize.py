@@ -1,0 +1,202 @@
+"""Reduced-precision CPU inference: INT8 post-training quantization and BF16, with oneDNN.
+
+Both work on a :class:`~ssd_zoo.export.FixedSizeSSD` (anchors stored for one input size) and
+convert only the *body*: the backbone, the extra layers and the predictor convolutions. Every
+operator after the predictors (reshapes, concatenations, softmax, decoding, NMS) stays FP32:
+those are the layers whose quantization makes GluonCV's INT8 SSDs crash or lose boxes, and
+they cost little. The kept layers are chosen from the graph, not from a hand-written list, and
+returned so that scripts can show them.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from typing import Iterable, List, Sequence, Tuple
+
+import mxnet as mx
+
+from .export import FixedSizeSSD, check_exportable
+
+__all__ = ['quantize_int8', 'to_bfloat16', 'bf16_supported', 'Converted', 'CALIB_MODES']
+
+log = logging.getLogger(__name__)
+
+CALIB_MODES = ('naive', 'entropy')
+
+
+@dataclass
+class Converted:
+    """A converted network and the layers that stayed FP32.
+
+    Attributes
+    ----------
+    net : mx.gluon.SymbolBlock
+        Hybridized, input ``data (B, 3, H, W)`` of the size it was converted for; returns
+        ``ids, scores, bboxes`` as the SSD does.
+    fp32_layers : list of (name, operator)
+        The operators kept in FP32 (everything after the predictors).
+    data_shape : tuple
+        The input shape it was built for.
+    """
+
+    net: mx.gluon.SymbolBlock
+    fp32_layers: List[Tuple[str, str]]
+    data_shape: tuple
+
+    def summary(self) -> str:
+        """``'40 layers kept FP32 (12 Concat, 8 Reshape, ...)'``."""
+        ops = Counter(op for _, op in self.fp32_layers)
+        return '%d layers kept FP32 (%s)' % (len(self.fp32_layers), ', '.join(
+            '%d %s' % (n, op) for op, n in ops.most_common()))
+
+    def export(self, prefix: str) -> Tuple[str, str]:
+        """Write ``PREFIX-symbol.json`` / ``PREFIX-0000.params`` (reload with
+        :func:`ssd_zoo.export.import_block`)."""
+        os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
+        self.net.export(prefix)
+        return '%s-symbol.json' % prefix, '%s-0000.params' % prefix
+
+
+def _fixed_size_symbol(net, data_shape):
+    """Symbol, parameters and node list of the fixed-size inference graph of ``net``."""
+    check_exportable(net, *data_shape[2:])
+    block = FixedSizeSSD(net, *data_shape[2:])
+    block.hybridize(static_alloc=True, static_shape=True)
+    with mx.autograd.predict_mode():
+        block(mx.nd.zeros(tuple(data_shape), ctx=_context(net)))
+    with tempfile.TemporaryDirectory() as tmp:
+        prefix = os.path.join(tmp, 'fp32')
+        block.export(prefix)
+        symbol, args, auxs = mx.model.load_checkpoint(prefix, 0)
+    return block, symbol, args, auxs
+
+
+def _context(net) -> mx.Context:
+    for param in net.collect_params().values():
+        try:
+            return param.list_ctx()[0]
+        except (RuntimeError, AssertionError):
+            continue
+    return mx.cpu()
+
+
+def _head_layers(symbol: mx.sym.Symbol, predictor_names: Sequence[str]):
+    """``[(name, op)]`` of the operators that are not ancestors of a predictor convolution."""
+    nodes = json.loads(symbol.tojson())['nodes']
+    body = set()
+    stack = [i for i, n in enumerate(nodes) if n['name'] in predictor_names]
+    if len(stack) != len(predictor_names):
+        raise RuntimeError('predictor layers %s not found in the exported graph'
+                           % sorted(set(predictor_names) - {nodes[i]['name'] for i in stack}))
+    while stack:
+        index = stack.pop()
+        if index in body:
+            continue
+        body.add(index)
+        stack.extend(entry[0] for entry in nodes[index]['inputs'])
+    return [(n['name'], n['op']) for i, n in enumerate(nodes)
+            if i not in body and n['op'] != 'null']
+
+
+def _predictor_names(net) -> List[str]:
+    return ['%sfwd' % pred.predictor.prefix
+            for preds in (net.class_predictors, net.box_predictors) for pred in preds]
+
+
+def _calibration_iter(images, batch_size: int, data_shape):
+    """``(NDArrayIter, image count)`` over the calibration images."""
+    if isinstance(images, mx.nd.NDArray):
+        batches = [images]
+    else:
+        batches = [b if isinstance(b, mx.nd.NDArray) else mx.nd.array(b) for b in images]
+    batches = [b for b in batches if b.shape[0]]
+    if not batches:
+        raise ValueError('INT8 calibration needs images: the calibration data is empty (give '
+                         'at least one image of the data the model will see, e.g. '
+                         '--num-calib-images 32)')
+    data = mx.nd.concat(*batches, dim=0) if len(batches) > 1 else batches[0]
+    if data.shape[1:] != tuple(data_shape[1:]):
+        raise ValueError('calibration images have shape %s but the model is quantized for %s '
+                         '(resize them with ValTransform and normalize them as for inference)'
+                         % (data.shape[1:], tuple(data_shape[1:])))
+    return mx.io.NDArrayIter(data=data, batch_size=min(batch_size, data.shape[0]),
+                             last_batch_handle='discard'), data.shape[0]
+
+
+def quantize_int8(net, calib_images: Iterable, data_shape: Sequence[int],
+                  calib_mode: str = 'naive', batch_size: int = 16) -> Converted:
+    """Post-training INT8 quantization of an SSD for one input size (oneDNN).
+
+    Parameters
+    ----------
+    net : ssd_zoo.SSD
+        A trained network.
+    calib_images : NDArray or iterable of NDArray
+        Normalized images ``(n, 3, H, W)`` (as the network takes them), e.g. a few dozen of
+        the validation set. Random weights or random images give useless ranges.
+    data_shape : (B, 3, H, W)
+        Input shape of the quantized model.
+    calib_mode : str
+        ``'naive'`` (min/max of the layer outputs) or ``'entropy'`` (KL-optimal thresholds).
+
+    Raises
+    ------
+    ValueError
+        No calibration images, wrong image shape, unknown mode, or an unexportable network.
+    """
+    from mxnet.contrib.quantization import quantize_net_v2
+    if calib_mode not in CALIB_MODES:
+        raise ValueError('calibration mode must be one of %s, got %r' % (CALIB_MODES, calib_mode))
+    data_shape = tuple(data_shape)
+    calib, count = _calibration_iter(calib_images, batch_size, data_shape)
+    block, symbol, _, _ = _fixed_size_symbol(net, data_shape)
+    head = _head_layers(symbol, _predictor_names(net))
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='Cannot decide type')
+        quantized = quantize_net_v2(block, quantized_dtype='auto', quantize_mode='smart',
+                                    exclude_layers=[name for name, _ in head],
+                                    calib_data=calib, calib_mode=calib_mode,
+                                    num_calib_examples=count, ctx=mx.cpu())
+    quantized.hybridize(static_alloc=True, static_shape=True)
+    log.info('quantized to INT8 with %d calibration images (%s); %d layers kept FP32',
+             count, calib_mode, len(head))
+    return Converted(quantized, head, data_shape)
+
+
+def bf16_supported() -> bool:
+    """Whether this CPU has native BF16 instructions (AVX512-BF16 or AMX)."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return ' avx512_bf16' in flags or ' amx_bf16' in flags
+
+
+def to_bfloat16(net, data_shape: Sequence[int]) -> Converted:
+    """The SSD with its body in BF16 (oneDNN) for one input size; decoding stays FP32.
+
+    Raises
+    ------
+    RuntimeError
+        The CPU has no BF16 instructions (oneDNN would emulate them, slower than FP32).
+    """
+    from mxnet.contrib import amp
+    if not bf16_supported():
+        raise RuntimeError('this CPU has no BF16 instructions (avx512_bf16 / amx_bf16): BF16 '
+                           'inference would be slower than FP32 here')
+    data_shape = tuple(data_shape)
+    block, symbol, _, _ = _fixed_size_symbol(net, data_shape)
+    head = _head_layers(symbol, _predictor_names(net))
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='Cannot decide type')
+        converted = amp.convert_hybrid_block(block, target_dtype='bfloat16', ctx=mx.cpu(),
+                                             excluded_sym_names=[name for name, _ in head],
+                                             cast_optional_params=True)
+    converted.hybridize(static_alloc=True, static_shape=True)
+    return Converted(converted, head, data_shape)

@@ -1,0 +1,171 @@
+"""Shipping a model: fixed-size and uint8-input symbol exports, ONNX with the detection step
+(checked with onnxruntime), INT8 and BF16 conversion; and their refusals of bad input."""
+import mxnet as mx
+import numpy as np
+import pytest
+from conftest import condition_predictors, seed_everything
+from helpers.detections import compare_detections, same_box
+
+import ssd_zoo
+from ssd_zoo.export import export_model, import_block, import_module
+from ssd_zoo.onnx_export import OnnxDetector, export_onnx
+from ssd_zoo.quantize import bf16_supported, quantize_int8, to_bfloat16
+
+ONNX_PRESETS = ['ssd_300_vgg16_atrous_voc', 'ssd_512_mobilenet1.0_voc',
+                'ssd_300_mobilenet0.25_voc']
+
+
+def conditioned(name, side=None, seed=0):
+    """A zoo model with random weights whose scores are spread out (few ties)."""
+    seed_everything(seed)
+    net = ssd_zoo.get_model(name, pretrained_base=False)
+    net.initialize()
+    side = side or net.base_size
+    x = mx.nd.random.uniform(-1, 1, shape=(2, 3, side, side))
+    condition_predictors(net, x)
+    return net, x
+
+
+def assert_same_detections(ref, got, **kwargs):
+    for b in range(ref[0].shape[0]):
+        problems = compare_detections([r[b] for r in ref], [g[b] for g in got], **kwargs)
+        assert not problems, 'image %d: %s' % (b, '; '.join(problems[:5]))
+
+
+def as_numpy(outputs):
+    return [o.asnumpy() if isinstance(o, mx.nd.NDArray) else o for o in outputs]
+
+
+@pytest.mark.parametrize('mode', ['multibox', 'per_class'])
+def test_fixed_size_export_gives_the_same_detections_in_gluon_and_module(mode, tmp_path,
+                                                                        monkeypatch):
+    monkeypatch.setenv('MXNET_SUBGRAPH_BACKEND', 'NONE')
+    net, x = conditioned('ssd_300_mobilenet0.25_voc')
+    net.set_nms(mode=mode)
+    expected = as_numpy(net(x))
+    prefix = str(tmp_path / 'fixed')
+    export_model(net, prefix, x.shape, fixed_size=True)
+    with open(prefix + '-symbol.json') as f:
+        assert 'MultiBoxPrior' not in f.read()  # anchors are a stored constant
+    for got, want in zip(import_block(prefix)(x), expected):
+        np.testing.assert_array_equal(got.asnumpy(), want)
+    module = import_module(prefix, x.shape)
+    module.forward(mx.io.DataBatch([x]), is_train=False)
+    for got, want in zip(module.get_outputs(), expected):
+        np.testing.assert_array_equal(got.asnumpy(), want)
+
+
+def test_uint8_input_export_normalizes_inside_the_graph(tmp_path):
+    from ssd_zoo.data.transforms import normalize_batch
+    net, _ = conditioned('ssd_300_mobilenet0.25_voc')
+    images = mx.nd.array(np.random.RandomState(0).randint(0, 256, (2, 300, 300, 3)),
+                         dtype='uint8')
+    expected = as_numpy(net(normalize_batch(images)))
+    prefix = str(tmp_path / 'uint8')
+    export_model(net, prefix, (2, 3, 300, 300), preprocess=True)
+    got = as_numpy(import_block(prefix)(images))
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_allclose(got[1], expected[1], atol=1e-5)
+    np.testing.assert_allclose(got[2], expected[2], atol=1e-3)
+
+
+@pytest.mark.parametrize('name', ONNX_PRESETS)
+def test_onnx_detections_match_mxnet(name, tmp_path):
+    net, x = conditioned(name)
+    for mode in ('multibox', 'per_class'):
+        net.set_nms(mode=mode)
+        path = export_onnx(net, str(tmp_path / ('%s.onnx' % mode)), x.shape)
+        assert_same_detections(as_numpy(net(x)), OnnxDetector(path)(x))
+
+
+def test_onnx_batch_is_dynamic_unless_fixed(tmp_path):
+    net, x = conditioned('ssd_300_mobilenet0.25_voc')
+    dynamic = OnnxDetector(export_onnx(net, str(tmp_path / 'dynamic.onnx'), (1, 3, 300, 300)))
+    ids, scores, boxes = dynamic(x)  # traced with one image, run with two
+    assert ids.shape == (2, 100, 1) and scores.shape == (2, 100, 1) and boxes.shape == (2, 100, 4)
+    fixed = OnnxDetector(export_onnx(net, str(tmp_path / 'fixed.onnx'), (1, 3, 300, 300),
+                                     dynamic_batch=False))
+    assert fixed.session.get_inputs()[0].shape == [1, 3, 300, 300]
+    with pytest.raises(Exception, match='[Ii]nvalid|dimension'):
+        fixed(x)
+
+
+def test_onnx_detections_of_a_trained_model_match_mxnet(trained_tiny, tmp_path):
+    net, images = trained_tiny
+    path = export_onnx(net, str(tmp_path / 'trained.onnx'), images.shape)
+    assert_same_detections(as_numpy(net(images)), OnnxDetector(path)(images))
+
+
+@pytest.fixture(scope='module')
+def trained_tiny(tmp_path_factory):
+    """A plainnet SSD trained briefly on tiny shapes, and normalized validation images."""
+    from test_train import TINY, tiny_net
+
+    from ssd_zoo.data import ValTransform, VOCFolder, generate_shapes, make_loader
+    from ssd_zoo.data.transforms import normalize_batch
+    from ssd_zoo.train import TrainConfig, fit
+    root = generate_shapes(str(tmp_path_factory.mktemp('shapes')), TINY)
+    train, val = VOCFolder(root, 'train'), VOCFolder(root, 'val')
+    net = tiny_net(train.classes)
+    fit(net, train, None, TrainConfig(
+        epochs=4, batch_size=8, data_shape=96, optimizer='adam', lr=5e-3, wd=0,
+        lr_mode='cosine', save_dir=str(tmp_path_factory.mktemp('run')), save_interval=0,
+        augment=dict(distort=False, expand=False, crop=False), network='plainnet'))
+    loader, _ = make_loader(val, ValTransform(96), 8, shuffle=False, drop_last=False)
+    images = normalize_batch(mx.nd.array(next(iter(loader))[0], dtype='uint8'))
+    net.hybridize()
+    return net, images
+
+
+def test_int8_model_keeps_the_detections_and_reloads(trained_tiny, tmp_path):
+    net, images = trained_tiny
+    converted = quantize_int8(net, [images], images.shape, calib_mode='entropy')
+    kept = {op for _, op in converted.fp32_layers}
+    assert '_contrib_MultiBoxDetection' in kept and 'Convolution' not in kept
+    assert 'layers kept FP32' in converted.summary()
+    fp32 = as_numpy(net(images))
+    int8 = as_numpy(converted.net(images))
+    # every confident FP32 detection has an INT8 detection of its class on nearly the same box
+    strong_count = 0
+    for b in range(images.shape[0]):
+        strong = fp32[1][b, :, 0] > 0.3
+        strong_count += int(strong.sum())
+        for box, cls in zip(fp32[2][b][strong], fp32[0][b][strong, 0]):
+            candidates = int8[2][b][int8[0][b, :, 0] == cls]
+            # IoU > 0.8, or within 2 px (this briefly trained model has boxes of height 0)
+            assert any(same_box(c, box, 0.8, tol=2.0) for c in candidates)
+    assert strong_count >= 4  # the model detects something to compare
+    prefix = str(tmp_path / 'int8')
+    converted.export(prefix)
+    for got, want in zip(import_block(prefix)(images), int8):
+        np.testing.assert_allclose(got.asnumpy(), want, atol=1e-5)
+
+
+@pytest.mark.skipif(not bf16_supported(), reason='this CPU has no BF16 instructions')
+def test_bf16_model_gives_nearly_the_same_detections(trained_tiny):
+    net, images = trained_tiny
+    converted = to_bfloat16(net, images.shape)
+    fp32, bf16 = as_numpy(net(images)), as_numpy(converted.net(images))
+    assert bf16[1].dtype == np.float32  # decoding stays FP32
+    top_fp32, top_bf16 = fp32[1][:, :5, 0], bf16[1][:, :5, 0]
+    np.testing.assert_allclose(top_bf16, top_fp32, atol=0.05)
+
+
+def test_conversions_refuse_bad_input(trained_tiny, tmp_path):
+    net, images = trained_tiny
+    with pytest.raises(ValueError, match='calibration data is empty'):
+        quantize_int8(net, [], images.shape)
+    with pytest.raises(ValueError, match='quantized for'):
+        quantize_int8(net, [images[:, :, :64, :64]], images.shape)
+    with pytest.raises(ValueError, match='calibration mode'):
+        quantize_int8(net, [images], images.shape, calib_mode='minmax')
+    fresh = ssd_zoo.get_model('ssd_300_mobilenet0.25_custom', classes=['a'],
+                              pretrained_base=False)
+    vgg = ssd_zoo.get_model('ssd_300_vgg16_atrous_custom', classes=['a'], pretrained_base=False)
+    vgg.initialize()
+    with pytest.raises(ValueError, match='at least 257 pixels'):
+        export_onnx(vgg, str(tmp_path / 'small.onnx'), (1, 3, 256, 300))
+    with pytest.raises(ValueError, match='not initialized'):
+        export_onnx(fresh, str(tmp_path / 'fresh.onnx'), (1, 3, 300, 300))
+    with pytest.raises(ValueError, match='not initialized'):
+        quantize_int8(fresh, [mx.nd.zeros((1, 3, 300, 300))], (1, 3, 300, 300))
