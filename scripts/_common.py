@@ -4,13 +4,22 @@ import argparse
 import mxnet as mx
 
 
-def add_model_flags(parser: argparse.ArgumentParser) -> None:
+def add_model_flags(parser: argparse.ArgumentParser, onnx: bool = False) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument('--checkpoint', help='training checkpoint prefix, e.g. runs/x/best')
     src.add_argument('--symbol', help='exported model prefix (PREFIX-symbol.json)')
     src.add_argument('--model', help='zoo name; weights from --root')
+    if onnx:
+        src.add_argument('--onnx', help='exported .onnx file (run with onnxruntime)')
     parser.add_argument('--root', default=None, help='folder of zoo weights')
     parser.add_argument('--gpu', type=int, default=None, help='GPU id (default: CPU)')
+
+
+def load(args):
+    """The :class:`ssd_zoo.loading.Detector` the model flags name."""
+    from ssd_zoo.loading import load_detector
+    return load_detector(args.checkpoint, args.symbol, args.model, args.root, context(args),
+                         onnx=getattr(args, 'onnx', None))
 
 
 def context(args):

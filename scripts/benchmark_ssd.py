@@ -4,9 +4,11 @@
     python scripts/benchmark_ssd.py inference [--models ...] [--batch-sizes 1 8]
     python scripts/benchmark_ssd.py pipeline
 
-``inference``: images/s of hybridized FP32 ssd_zoo (``multibox`` and ``per_class`` decoding)
-and GluonCV on the same preset, batch and weights; runs are interleaved round by round so that
-machine noise hits every contender alike. Writes ``benchmarks/inference.md``.
+``inference``: images/s and latency of ssd_zoo FP32, INT8, BF16 (where the CPU has it) and
+ONNX Runtime against GluonCV FP32 on the same architecture, batch and weights (the model of
+``make run`` and three presets), plus the mAP of each runtime on the trained model; runs are
+interleaved round by round so that machine noise hits every contender alike. Writes
+``benchmarks/inference.md`` and ``benchmarks/inference.png``.
 
 ``pipeline``: training-augmentation images/s on one core of ssd_zoo's ``TrainTransform`` vs
 GluonCV's ``SSDDefaultTrainTransform`` (which also builds the targets) on the same decoded
@@ -27,83 +29,205 @@ import mxnet as mx
 
 warnings.filterwarnings('ignore', message='Cannot decide type')
 
-DEFAULT_MODELS = ('ssd_300_vgg16_atrous_voc', 'ssd_512_resnet50_v1_voc',
+#: 'main' is the model `make run` trains (runs/main/best); the presets get random weights
+DEFAULT_MODELS = ('main', 'ssd_300_vgg16_atrous_voc', 'ssd_512_resnet50_v1_voc',
                   'ssd_512_mobilenet1.0_voc')
+MAIN_CHECKPOINT = os.path.join('runs', 'main', 'best')
+GLUONCV = 'GluonCV FP32'
 
 
-def build_contenders(name, batch):
-    """name -> callable running one batch, all with the same random weights."""
+def gluoncv_twin(net):
+    """A GluonCV SSD with ``net``'s architecture and weights (its features block is shared)."""
+    from gluoncv.model_zoo.ssd.ssd import SSD as GluonSSD
+    layouts = net.layouts
+    twin = GluonSSD(None, net.base_size, features=lambda **kw: net.features, num_filters=None,
+                    sizes=[lay.size for lay in layouts] + [layouts[-1].next_size],
+                    ratios=[list(lay.ratios) for lay in layouts],
+                    steps=[lay.step for lay in layouts], classes=net.classes)
+    for param in twin.collect_params().values():  # new predictors, stored anchors
+        if param._data is None and not param._deferred_init:  # pylint: disable=W0212
+            param.initialize()
+    twin(mx.nd.zeros((1, 3, net.base_size, net.base_size)))  # settle deferred shapes
+    for mine, theirs in ((net.class_predictors, twin.class_predictors),
+                         (net.box_predictors, twin.box_predictors)):
+        for ours, gluon in zip(mine, theirs):
+            gluon.predictor.weight.set_data(ours.predictor.weight.data())
+            gluon.predictor.bias.set_data(ours.predictor.bias.data())
+    return twin
+
+
+def load_subject(name):
+    """``(ssd_zoo net, GluonCV net, side, trained)`` with the same architecture and weights."""
     import gluoncv
 
     import ssd_zoo
+    if name == 'main':
+        from ssd_zoo.loading import load_detector
+        if not os.path.isfile(MAIN_CHECKPOINT + '.params'):
+            sys.exit('no %s.params: run `make run` first (it trains the model measured here)'
+                     % MAIN_CHECKPOINT)
+        net = load_detector(checkpoint=MAIN_CHECKPOINT).net
+        return net, gluoncv_twin(net), net.base_size, True
     from ssd_zoo.zoo import lookup
     size = lookup(name)[0].base_size
-    x = mx.nd.random.uniform(-1, 1, shape=(batch, 3, size, size))
+    mx.random.seed(0)
     reference = gluoncv.model_zoo.get_model(name, pretrained_base=False)
     reference.initialize()
-    reference(x)
+    reference(mx.nd.zeros((1, 3, size, size)))
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, 'w.params')
         reference.save_parameters(path)
-        ours = {mode: ssd_zoo.get_model(name, pretrained=path) for mode in ('multibox',
-                                                                             'per_class')}
-    contenders = {'gluoncv': reference}
-    for mode, net in ours.items():
-        net.set_nms(mode=mode)
-        contenders['ssd_zoo ' + mode] = net
-    for net in contenders.values():
-        net.hybridize(static_alloc=True, static_shape=True)
-        mx.nd.waitall()
-        [o.wait_to_read() for o in net(x)]  # trace and warm up
-    return contenders, x
+        net = ssd_zoo.get_model(name, pretrained=path)
+    return net, reference, size, False
+
+
+def shapes_batches(side, batch, count, split='val'):
+    """Normalized ``shapes`` images (real pixels, for calibration and timing)."""
+    from ssd_zoo.data import ValTransform, build_datasets, make_loader
+    from ssd_zoo.data.transforms import normalize_batch
+    train, val = build_datasets('shapes', None, None)
+    loader, _ = make_loader(train if split == 'train' else val, ValTransform(side), batch,
+                            shuffle=False)
+    batches = []
+    for images, _ in loader:
+        batches.append(normalize_batch(mx.nd.array(images, dtype='uint8')))
+        if len(batches) * batch >= count:
+            break
+    return batches
+
+
+def build_contenders(net, reference, side, batch, tmp):
+    """label -> callable running one batch, for every precision and runtime."""
+    from ssd_zoo.onnx_export import OnnxDetector, export_onnx
+    from ssd_zoo.quantize import bf16_supported, quantize_int8, to_bfloat16
+    shape = (batch, 3, side, side)
+    calib = shapes_batches(side, 16, 32, 'train')
+    contenders = {GLUONCV: reference, 'ssd_zoo FP32': net,
+                  'ssd_zoo INT8': quantize_int8(net, calib, shape).net}
+    if bf16_supported():
+        contenders['ssd_zoo BF16'] = to_bfloat16(net, shape).net
+    onnx_path = export_onnx(net, os.path.join(tmp, 'model_%d.onnx' % batch), shape)
+    contenders['ONNX Runtime FP32'] = OnnxDetector(onnx_path)
+    for block in (reference, net):
+        block.hybridize(static_alloc=True, static_shape=True)
+    return contenders
 
 
 def time_once(net, x):
     start = time.perf_counter()
-    outputs = net(x)
-    for out in outputs:
-        out.wait_to_read()
+    for out in net(x):
+        if hasattr(out, 'wait_to_read'):
+            out.wait_to_read()
     return time.perf_counter() - start
 
 
+def time_burst(net, x, calls):
+    """Mean seconds per call over ``calls`` back-to-back calls (steady state, warm caches)."""
+    start = time.perf_counter()
+    for _ in range(calls):
+        time_once(net, x)
+    return (time.perf_counter() - start) / calls
+
+
+def accuracy(contenders, side):
+    """VOC07 mAP of every contender on the shapes validation split (batch 1)."""
+    from ssd_zoo.data import ValTransform, build_datasets, make_loader
+    from ssd_zoo.evaluation import evaluate
+    _, val = build_datasets('shapes', None, None)
+    loader, _ = make_loader(val, ValTransform(side), 1, shuffle=False, drop_last=False)
+    return {label: evaluate(net, loader, val.classes, ('voc07',))['voc07']['mAP']
+            for label, net in contenders.items()}
+
+
 def bench_inference(models, batch_sizes, rounds, out_path):
-    rows = []
+    rows, maps = [], {}
     for name in models:
+        net, reference, side, trained = load_subject(name)
         for batch in batch_sizes:
-            contenders, x = build_contenders(name, batch)
-            times = {k: [] for k in contenders}
-            for _ in range(rounds):
-                for key, net in contenders.items():
-                    times[key].append(time_once(net, x))
-            median = {k: statistics.median(v) for k, v in times.items()}
-            ips = {k: batch / t for k, t in median.items()}
-            rows.append((name, batch, ips))
+            with tempfile.TemporaryDirectory() as tmp:
+                contenders = build_contenders(net, reference, side, batch, tmp)
+                x = shapes_batches(side, batch, batch)[0]
+                x_numpy = x.asnumpy()
+                inputs = {k: x if isinstance(run, mx.gluon.Block) else x_numpy
+                          for k, run in contenders.items()}
+                calls = {}
+                for key, run in contenders.items():  # warm up (and trace); ~0.2 s bursts
+                    time_once(run, inputs[key])
+                    calls[key] = max(1, int(0.2 / time_once(run, inputs[key])))
+                times = {k: [] for k in contenders}
+                for _ in range(rounds):
+                    for key, run in contenders.items():
+                        times[key].append(time_burst(run, inputs[key], calls[key]))
+                if trained and batch == 1:
+                    maps[name] = accuracy(contenders, side)
+            latency = {k: statistics.median(v) for k, v in times.items()}
+            rows.append((name, batch, latency))
             print('%-28s batch %d: %s' % (name, batch, ', '.join(
-                '%s %.2f img/s' % (k, v) for k, v in ips.items())), flush=True)
-    write_inference_report(rows, rounds, out_path)
+                '%s %.1f img/s' % (k, batch / v) for k, v in latency.items())), flush=True)
+    write_inference_report(rows, maps, rounds, out_path)
 
 
-def write_inference_report(rows, rounds, out_path):
+def write_inference_report(rows, maps, rounds, out_path):
     lines = [
-        '# Inference speed: ssd_zoo vs GluonCV (FP32, hybridized)', '',
-        'Written by `python scripts/benchmark_ssd.py inference` (%s, mxnet %s, %d CPU cores, '
-        'Python %s). Same preset, batch and weights; median of %d interleaved rounds.'
-        % (time.strftime('%Y-%m-%d'), mx.__version__, os.cpu_count(),
+        '# Inference speed: ssd_zoo FP32 / INT8 / BF16 / ONNX Runtime vs GluonCV FP32', '',
+        'Written by `python scripts/benchmark_ssd.py inference` (%s, mxnet %s, onnxruntime %s, '
+        '%d CPU cores, Python %s). Same architecture, batch and weights; median of %d '
+        'interleaved rounds, each a ~0.2 s burst of back-to-back calls, on `shapes` images. '
+        '`main` is the model `make run` trains; the '
+        'presets have random weights (GluonCV\'s initialization). INT8: calibrated on 32 '
+        'training images (naive); INT8 and BF16 convert the body and keep the decoding FP32.'
+        % (time.strftime('%Y-%m-%d'), mx.__version__, _onnxruntime_version(), os.cpu_count(),
            platform.python_version(), rounds), '',
-        '| model | batch | GluonCV img/s | ssd_zoo multibox img/s | ratio | '
-        'ssd_zoo per_class img/s | ratio |',
-        '|---|---|---|---|---|---|---|']
-    for name, batch, ips in rows:
-        ref = ips['gluoncv']
-        lines.append('| %s | %d | %.2f | %.2f | %.3f | %.2f | %.3f |' % (
-            name, batch, ref, ips['ssd_zoo multibox'], ips['ssd_zoo multibox'] / ref,
-            ips['ssd_zoo per_class'], ips['ssd_zoo per_class'] / ref))
-    lines += ['', '`multibox` decodes with MXNet\'s `MultiBoxDetection` (one class per anchor); '
-              '`per_class` reproduces GluonCV\'s per-class `box_nms` decoding exactly.', '']
+        '| model | batch | runtime | img/s | latency ms | vs GluonCV FP32 |',
+        '|---|---|---|---|---|---|']
+    for name, batch, latency in rows:
+        ref = latency[GLUONCV]
+        for label, seconds in latency.items():
+            lines.append('| %s | %d | %s | %.1f | %.1f | %.2fx |' % (
+                name, batch, label, batch / seconds, seconds * 1000, ref / seconds))
+    for name, scores in maps.items():
+        lines += ['', 'Accuracy of `%s` (VOC07 11-point mAP, shapes validation, 300 images):'
+                  % name, '', '| runtime | mAP | vs ssd_zoo FP32 |', '|---|---|---|']
+        for label, value in scores.items():
+            lines.append('| %s | %.4f | %+.4f |' % (label, value,
+                                                    value - scores['ssd_zoo FP32']))
+    lines += ['', 'GluonCV decodes per class (`box_nms`); ssd_zoo and its exports decode with '
+              '`MultiBoxDetection` semantics (one class per anchor). Chart: '
+              '[inference.png](inference.png).', '']
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
     with open(out_path, 'w') as f:
         f.write('\n'.join(lines))
+    plot_inference(rows, os.path.splitext(out_path)[0] + '.png')
     print('wrote', out_path)
+
+
+def _onnxruntime_version():
+    import onnxruntime
+    return onnxruntime.__version__
+
+
+def plot_inference(rows, path):
+    """Grouped bars: img/s of every runtime, per model and batch."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    labels = list(rows[0][2])
+    groups = ['%s\nbatch %d' % (name.replace('_voc', ''), batch) for name, batch, _ in rows]
+    width = 0.8 / len(labels)
+    fig, ax = plt.subplots(figsize=(max(8, 1.6 * len(rows)), 4.5))
+    for k, label in enumerate(labels):
+        values = [batch / latency[label] if label in latency else 0
+                  for _, batch, latency in rows]
+        ax.bar([i + k * width for i in range(len(rows))], values, width, label=label)
+    ax.set_xticks([i + width * (len(labels) - 1) / 2 for i in range(len(rows))])
+    ax.set_xticklabels(groups, fontsize=7)
+    ax.set_yscale('log')
+    ax.set_ylabel('images / s (log)')
+    ax.legend(fontsize=8)
+    ax.set_title('SSD inference on %d CPU cores' % os.cpu_count())
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 def shapes_images(count):
@@ -258,7 +382,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest='command', required=True)
-    inf = sub.add_parser('inference', help='FP32 img/s of ssd_zoo vs GluonCV')
+    inf = sub.add_parser('inference', help='img/s of ssd_zoo runtimes vs GluonCV FP32')
     inf.add_argument('--models', nargs='+', default=list(DEFAULT_MODELS))
     inf.add_argument('--batch-sizes', nargs='+', type=int, default=[1, 8])
     inf.add_argument('--rounds', type=int, default=7)

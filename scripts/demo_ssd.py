@@ -13,11 +13,11 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import mxnet as mx  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import add_model_flags, context, run  # noqa: E402
+from _common import add_model_flags, context, load, run  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from ssd_zoo.data import ValTransform, normalize_batch, read_image  # noqa: E402
-from ssd_zoo.loading import load_detector  # noqa: E402
+from ssd_zoo.evaluation import as_numpy  # noqa: E402
 from ssd_zoo.viz import draw_detections  # noqa: E402
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
@@ -41,7 +41,7 @@ def detect(det, path, ctx, thresh):
     height, width = image.shape[:2]
     resized, _ = ValTransform(det.data_shape)(image, np.zeros((0, 6), np.float32))
     x = normalize_batch(mx.nd.array(resized[None], dtype='uint8', ctx=ctx))
-    ids, scores, boxes = [a.asnumpy()[0] for a in det.net(x)]
+    ids, scores, boxes = [as_numpy(a)[0] for a in det.net(x)]
     boxes = boxes * ([width / det.data_shape, height / det.data_shape] * 2)
     keep = (ids[:, 0] >= 0) & (scores[:, 0] >= thresh)
     return image, ids[keep, 0], scores[keep, 0], boxes[keep]
@@ -50,12 +50,12 @@ def detect(det, path, ctx, thresh):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_model_flags(p)
+    add_model_flags(p, onnx=True)
     p.add_argument('images', nargs='+', help='image files or folders')
     p.add_argument('--thresh', type=float, default=0.5, help='lowest score drawn and listed')
     p.add_argument('--out', default='detections', help='folder for the annotated PNGs')
     args = p.parse_args(argv)
-    det = load_detector(args.checkpoint, args.symbol, args.model, args.root, context(args))
+    det = load(args)
     os.makedirs(args.out, exist_ok=True)
     rows = []
     for path in tqdm(list(image_files(args.images)), desc='detecting'):

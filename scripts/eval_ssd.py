@@ -3,24 +3,24 @@
 
     python scripts/eval_ssd.py --checkpoint runs/main/best
     python scripts/eval_ssd.py --symbol runs/main/export/ssd --metrics voc07 coco
+    python scripts/eval_ssd.py --onnx runs/main/export/ssd.onnx --batch-size 1
 """
 import argparse
 import json
 import os
 
-from _common import add_model_flags, context, run
+from _common import add_model_flags, context, load, run
 from tqdm import tqdm
 
 from ssd_zoo.data import DATASETS, ValTransform, build_datasets, make_loader
 from ssd_zoo.evaluation import METRICS, evaluate, per_class_table
-from ssd_zoo.loading import load_detector
 from ssd_zoo.viz import plot_pr_curves
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_model_flags(p)
+    add_model_flags(p, onnx=True)
     p.add_argument('--dataset', choices=DATASETS, default='shapes')
     p.add_argument('--dataset-root', default=None)
     p.add_argument('--metrics', nargs='+', choices=METRICS, default=['voc07', 'voc'])
@@ -28,7 +28,7 @@ def main(argv=None):
     p.add_argument('--num-workers', type=int, default=1)
     p.add_argument('--out', default=None, help='folder for the PR-curve PNG and results JSON')
     args = p.parse_args(argv)
-    det = load_detector(args.checkpoint, args.symbol, args.model, args.root, context(args))
+    det = load(args)
     _, val = build_datasets(args.dataset, args.dataset_root, det.classes)
     loader, _ = make_loader(val, ValTransform(det.data_shape), args.batch_size, shuffle=False,
                             num_workers=args.num_workers, drop_last=False)

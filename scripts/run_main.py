@@ -5,6 +5,8 @@
 2. train the ssd_300_plainnet preset from scratch on the CPU (Adam, warmup + cosine);
 3. evaluate the best checkpoint (VOC07 11-point mAP, VOC area mAP, per-class AP, PR curves);
 4. export it to symbol JSON, reload the export and check it gives the same detections;
+   export it to ONNX and check onnxruntime's detections against MXNet's on every validation
+   image; quantize it to INT8 (32 calibration images) and compare the mAP;
 5. draw detections on validation images; print and save a summary.
 
 Everything lands in runs/main/ (override with --out).
@@ -15,7 +17,9 @@ import os
 import sys
 import time
 from functools import partial
+from itertools import islice
 
+import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
@@ -24,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import demo_ssd  # noqa: E402
 import train_ssd  # noqa: E402
 
-from ssd_zoo.data import ValTransform, build_datasets, make_loader  # noqa: E402
+from ssd_zoo.data import ValTransform, build_datasets, make_loader, normalize_batch  # noqa: E402
 from ssd_zoo.evaluation import evaluate, per_class_table  # noqa: E402
 from ssd_zoo.export import export_model  # noqa: E402
 from ssd_zoo.loading import load_detector, write_model_info  # noqa: E402
@@ -49,6 +53,44 @@ def detection_grid(det, paths, ctx, out_png):
     plt.close(fig)
 
 
+def check_deployment(det, val, loader, ctx, prefix, fp32_map):
+    """ONNX (detections compared image by image with MXNet's) and INT8 (mAP) of the model."""
+    from ssd_zoo.agreement import detection_mismatches
+    from ssd_zoo.data import build_datasets
+    from ssd_zoo.evaluation import predict_loader
+    from ssd_zoo.onnx_export import OnnxDetector, export_onnx
+    from ssd_zoo.quantize import quantize_int8
+    side = det.data_shape
+    onnx_path = export_onnx(det.net, prefix + '.onnx', (1, 3, side, side))
+    onnx = OnnxDetector(onnx_path)
+    mismatched, images = [], 0
+    for ours, theirs in zip(predict_loader(det.net, loader, ctx),
+                            predict_loader(onnx, loader, ctx)):
+        for b in range(len(ours[0])):
+            if detection_mismatches([o[b] for o in ours[:3]], [t[b] for t in theirs[:3]]):
+                mismatched.append(images)
+            images += 1
+    onnx_map = evaluate(onnx, loader, det.classes, ('voc07',), ctx)['voc07']['mAP']
+    print('ONNX: %s; detections equal to MXNet\'s (same classes, IoU > 0.99, |score| < 1e-4, '
+          'ties in any order) on %d of %d images; VOC07 mAP %.4f'
+          % (onnx_path, images - len(mismatched), images, onnx_map))
+
+    train, _ = build_datasets('shapes', None, det.classes)
+    calib, _ = make_loader(train, ValTransform(side), 16, shuffle=False)
+    calib_images = [normalize_batch(mx.nd.array(images_, dtype='uint8', ctx=ctx))
+                    for images_, _ in islice(calib, 2)]
+    int8 = quantize_int8(det.net, calib_images, (1, 3, side, side))
+    int8.export(prefix + '_int8')
+    one_by_one, _ = make_loader(val, ValTransform(side), 1, shuffle=False, drop_last=False)
+    int8_map = evaluate(int8.net, one_by_one, det.classes, ('voc07',), ctx)['voc07']['mAP']
+    print('INT8: %s_int8-symbol.json, %s; VOC07 mAP %.4f (FP32 %.4f, %+.2f points)'
+          % (prefix, int8.summary(), int8_map, fp32_map, 100 * (int8_map - fp32_map)))
+    return {'onnx': onnx_path, 'onnx_voc07_map': onnx_map,
+            'onnx_images_differing_from_mxnet': len(mismatched), 'onnx_images_compared': images,
+            'int8_voc07_map': int8_map, 'int8_export': prefix + '_int8',
+            'int8_fp32_layers': len(int8.fp32_layers)}
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -58,7 +100,6 @@ def main(argv=None):
     p.add_argument('--skip-training', action='store_true',
                    help='evaluate, export and draw the checkpoint already in --out')
     args = p.parse_args(argv)
-    import mxnet as mx
     ctx = mx.cpu()
     start = time.time()
 
@@ -88,6 +129,8 @@ def main(argv=None):
     print('exported model: %s-symbol.json, VOC07 mAP %.4f (Gluon %.4f)'
           % (prefix, exported_map, result['voc07']['mAP']))
 
+    deploy = check_deployment(det, val, loader, ctx, prefix, result['voc07']['mAP'])
+
     print('== 5. detections on validation images')
     picture = os.path.join(args.out, 'detections.png')
     detection_grid(exported, [val.image_path(i) for i in range(6)], ctx, picture)
@@ -97,6 +140,7 @@ def main(argv=None):
                'per_class_voc07': result['voc07']['per_class'],
                'exported_voc07_map': exported_map, 'eval_img_per_s': result['img_per_s'],
                'train_minutes': train_minutes, 'total_minutes': (time.time() - start) / 60,
+               **deploy,
                'epochs': args.epochs, 'export': prefix, 'detections_png': picture}
     with open(os.path.join(args.out, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=1)

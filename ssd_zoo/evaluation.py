@@ -98,9 +98,13 @@ def predict_loader(net, loader, ctx=None, progress=None):
     ctx = ctx or mx.cpu()
     for images, labels in (progress(loader) if progress else loader):
         x = normalize_batch(mx.nd.array(images, dtype='uint8', ctx=ctx))
-        ids, scores, boxes = (o.asnumpy() if isinstance(o, mx.nd.NDArray) else np.asarray(o)
-                              for o in net(x))
+        ids, scores, boxes = (as_numpy(o) for o in net(x))
         yield ids, scores, boxes, labels
+
+
+def as_numpy(array) -> np.ndarray:
+    """An NDArray or array-like as a NumPy array."""
+    return array.asnumpy() if isinstance(array, mx.nd.NDArray) else np.asarray(array)
 
 
 def evaluate(net, loader, class_names: Sequence[str], metrics: Sequence[str] = ('voc07',),

@@ -14,7 +14,7 @@ from typing import Optional, Sequence, Tuple
 
 import mxnet as mx
 from mxnet import autograd
-from mxnet.gluon import HybridBlock, SymbolBlock
+from mxnet.gluon import HybridBlock, SymbolBlock, nn
 
 from .data.transforms import MEAN, STD
 
@@ -25,25 +25,66 @@ log = logging.getLogger(__name__)
 
 
 class FixedSizeSSD(HybridBlock):
-    """An SSD for one input size whose anchors are a stored constant.
+    """A deployment snapshot of an SSD for one input size.
 
-    Same detections as the wrapped network at that size; nothing of the anchor computation
-    (``MultiBoxPrior``, shape arithmetic) runs per image.
+    Same detections as the wrapped network at that size, with less work per image: the
+    anchors are a stored constant (no ``MultiBoxPrior`` or shape arithmetic at run time), and
+    each head's class and box convolutions are fused into one convolution (their weights
+    concatenated; half the predictor layers, transposes and - in INT8 - dequantizations).
+    The fused weights are copied at construction: rebuild it after changing the network.
     """
 
     def __init__(self, net, height: int, width: int, **kwargs):
         super().__init__(**kwargs)
-        self.net = net
-        x = mx.nd.zeros((1, 3, height, width), ctx=_first_ctx(net))
+        self.features, self.decoder = net.features, net.decoder
+        self.num_classes = net.num_classes
+        ctx = _first_ctx(net)
+        x = mx.nd.zeros((1, 3, height, width), ctx=ctx)
         with autograd.predict_mode():
             _, _, anchors = net.heads(mx.nd, x)
+        self.splits = []
         with self.name_scope():
             self.anchors = self.params.get_constant('anchors', anchors.as_in_context(mx.cpu()))
-        self.anchors.initialize(ctx=x.context)
+            self.predictors = nn.HybridSequential()
+            for cls_pred, box_pred in zip(net.class_predictors, net.box_predictors):
+                self.predictors.add(_fused_conv(cls_pred.predictor, box_pred.predictor, ctx))
+                self.splits.append(cls_pred.predictor.weight.shape[0])
+        self.anchors.initialize(ctx=ctx)
+
+    @property
+    def predictor_names(self):
+        """Graph names of the fused predictor convolutions (the end of the network body)."""
+        return ['%sfwd' % conv.prefix for conv in self.predictors]
 
     def hybrid_forward(self, F, x, anchors):  # pylint: disable=arguments-differ
-        cls_preds, box_preds, _ = self.net.heads(F, x)  # unused anchors are pruned from graph
-        return self.net.decoder(cls_preds, box_preds, anchors, x)
+        cls_preds, box_preds = fused_predictions(F, x, self.features, self.predictors,
+                                                 self.splits, self.num_classes)
+        return self.decoder(cls_preds, box_preds, anchors, x)
+
+
+def fused_predictions(F, x, features, predictors, splits, num_classes):
+    """``cls_preds (B, N, C+1)`` and ``box_preds (B, N, 4)`` through the fused predictors of a
+    :class:`FixedSizeSSD` (as :meth:`SSD.heads`); callable from any block holding its layers.
+    """
+    cls_preds, box_preds = [], []
+    for feature, conv, split in zip(features(x), predictors, splits):
+        y = F.transpose(conv(feature), (0, 2, 3, 1))
+        cls_preds.append(F.slice_axis(y, axis=-1, begin=0, end=split)
+                         .reshape((0, -1, num_classes + 1)))
+        box_preds.append(F.slice_axis(y, axis=-1, begin=split, end=None).reshape((0, -1, 4)))
+    return F.concat(*cls_preds, dim=1), F.concat(*box_preds, dim=1)
+
+
+def _fused_conv(cls_conv, box_conv, ctx) -> nn.Conv2D:
+    """One convolution computing both predictors (output channels: class, then box)."""
+    weight = mx.nd.concat(cls_conv.weight.data(ctx), box_conv.weight.data(ctx), dim=0)
+    bias = mx.nd.concat(cls_conv.bias.data(ctx), box_conv.bias.data(ctx), dim=0)
+    kernel = weight.shape[2]
+    conv = nn.Conv2D(weight.shape[0], kernel, padding=kernel // 2, in_channels=weight.shape[1])
+    conv.initialize(ctx=ctx)
+    conv.weight.set_data(weight)
+    conv.bias.set_data(bias)
+    return conv
 
 
 class WithPreprocessing(HybridBlock):

@@ -25,15 +25,23 @@ class Detector:
     network: str = ''
 
 
-def write_model_info(prefix: str, network: str, data_shape: int, classes) -> str:
+#: ``input`` of a model info: what the exported graph takes
+NORMALIZED_INPUT = 'float32 NCHW, ImageNet-normalized'
+UINT8_INPUT = 'uint8 NHWC RGB'
+
+
+def write_model_info(prefix: str, network: str, data_shape: int, classes,
+                     input_format: str = NORMALIZED_INPUT, **extra) -> str:
     """``<prefix>-model.json``: what is needed to rebuild or interpret a saved model.
 
-    ``network`` is the backbone name training scripts take (``--network``), e.g. ``plainnet``.
+    ``network`` is the backbone name training scripts take (``--network``), e.g. ``plainnet``;
+    ``input_format`` says what the graph takes; ``extra`` (e.g. ``precision='int8'``) is stored
+    as given.
     """
     path = prefix + INFO_SUFFIX
     with open(path, 'w') as f:
-        json.dump({'network': network, 'data_shape': data_shape, 'classes': list(classes)}, f,
-                  indent=1)
+        json.dump(dict({'network': network, 'data_shape': data_shape, 'classes': list(classes),
+                        'input': input_format}, **extra), f, indent=1)
     return path
 
 
@@ -50,12 +58,28 @@ def read_model_info(prefix: str) -> dict:
 
 def load_detector(checkpoint: Optional[str] = None, symbol: Optional[str] = None,
                   model: Optional[str] = None, root: Optional[str] = None,
-                  ctx: Optional[mx.Context] = None) -> Detector:
+                  ctx: Optional[mx.Context] = None, onnx: Optional[str] = None) -> Detector:
     """Exactly one of: ``checkpoint`` (training prefix, e.g. ``runs/x/best``), ``symbol``
-    (export prefix, e.g. ``model/ssd``), ``model`` (zoo name, weights from ``root``)."""
-    chosen = [s for s in (checkpoint, symbol, model) if s]
+    (export prefix, e.g. ``model/ssd``), ``model`` (zoo name, weights from ``root``), ``onnx``
+    (an exported ``.onnx`` file, run with onnxruntime).
+
+    Every returned ``net`` takes normalized ``(B, 3, H, W)`` float images.
+
+    Raises
+    ------
+    ValueError
+        Not exactly one source, or an export that takes uint8 images (``--preprocess``): those
+        are for deployment, evaluate the checkpoint or a normalized export instead.
+    """
+    chosen = [s for s in (checkpoint, symbol, model, onnx) if s]
     if len(chosen) != 1:
-        raise ValueError('give exactly one of a checkpoint, an exported symbol or a zoo model')
+        raise ValueError('give exactly one of a checkpoint, an exported symbol or ONNX file, '
+                         'or a zoo model')
+    if onnx:
+        from .onnx_export import OnnxDetector
+        info = read_model_info(os.path.splitext(onnx)[0])
+        return Detector(OnnxDetector(onnx), info['classes'], info['data_shape'], onnx,
+                        info.get('network', ''))
     ctx = ctx or mx.cpu()
     import ssd_zoo
     if model:
@@ -66,6 +90,10 @@ def load_detector(checkpoint: Optional[str] = None, symbol: Optional[str] = None
     if symbol:
         from .export import import_block
         info = read_model_info(symbol)
+        if info.get('input', NORMALIZED_INPUT) != NORMALIZED_INPUT:
+            raise ValueError('%s takes %s images (exported with --preprocess, for deployment); '
+                             'evaluate the checkpoint or an export without --preprocess'
+                             % (symbol, info['input']))
         return Detector(import_block(symbol, ctx=ctx), info['classes'], info['data_shape'],
                         symbol, info.get('network', ''))
     info = read_model_info(checkpoint)

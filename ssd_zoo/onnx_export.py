@@ -39,23 +39,18 @@ OPSET = 18
 
 
 class _RawPredictions(HybridBlock):
-    """``x -> (cls_preds, box_preds)`` of an SSD in inference mode (what mxnet.onnx converts)."""
+    """``x -> (cls_preds, box_preds)`` of a :class:`~ssd_zoo.export.FixedSizeSSD` (fused
+    predictors) in inference mode: the part mxnet.onnx converts."""
 
-    def __init__(self, net, **kwargs):
+    def __init__(self, fixed, **kwargs):
         super().__init__(**kwargs)
-        self.net = net
+        self.features, self.predictors = fixed.features, fixed.predictors  # not its anchors
+        self._splits, self._num_classes = fixed.splits, fixed.num_classes
 
     def hybrid_forward(self, F, x):  # pylint: disable=arguments-differ
-        cls_preds, box_preds, _ = self.net.heads(F, x)
-        return cls_preds, box_preds
-
-
-def _anchors(net, height: int, width: int) -> np.ndarray:
-    """The network's anchors ``(N, 4)`` (normalized corners) for one input size."""
-    x = mx.nd.zeros((1, 3, height, width), ctx=_context(net))
-    with autograd.predict_mode():
-        _, _, anchors = net.heads(mx.nd, x)
-    return anchors.asnumpy()[0]
+        from .export import fused_predictions
+        return fused_predictions(F, x, self.features, self.predictors, self._splits,
+                                 self._num_classes)
 
 
 def _context(net) -> mx.Context:
@@ -88,17 +83,18 @@ def export_onnx(net, path: str, data_shape: Sequence[int], dynamic_batch: bool =
     """
     import onnx
 
-    from .export import check_exportable
+    from .export import FixedSizeSSD, check_exportable
     batch, _, height, width = data_shape
     check_exportable(net, height, width)
-    body = _RawPredictions(net)
+    fixed = FixedSizeSSD(net, height, width)
+    body = _RawPredictions(fixed)
     body.hybridize()
     with autograd.predict_mode():
         body(mx.nd.zeros(tuple(data_shape), ctx=_context(net)))
         symbol = body(mx.sym.var('data'))
     symbol = mx.sym.Group(list(symbol))
     params = {p.name: p.data(_context(net)).as_in_context(mx.cpu())
-              for p in net.collect_params().values()}
+              for p in body.collect_params().values()}
     params = {k: v for k, v in params.items() if k in set(symbol.list_inputs())}
     os.makedirs(os.path.dirname(os.path.abspath(path)) or '.', exist_ok=True)
     shape = (None if dynamic_batch else batch, 3, height, width)
@@ -107,8 +103,8 @@ def export_onnx(net, path: str, data_shape: Sequence[int], dynamic_batch: bool =
     model = onnx.load(path)
     _drop_initializer_inputs(model.graph)
     settings = net.nms_settings
-    _append_detection(model.graph, _anchors(net, height, width), net.num_classes, width, height,
-                      settings['mode'], settings['nms_thresh'], settings['nms_topk'],
+    _append_detection(model.graph, fixed.anchors.data().asnumpy()[0], net.num_classes, width,
+                      height, settings['mode'], settings['nms_thresh'], settings['nms_topk'],
                       settings['post_nms'])
     model.opset_import[0].version = max(model.opset_import[0].version, OPSET)
     onnx.checker.check_model(model)
@@ -250,13 +246,17 @@ class OnnxDetector:
         The ``.onnx`` file.
     threads : int, optional
         Intra-op threads (default: onnxruntime's choice).
+    spin : bool
+        Let idle threads spin between runs (onnxruntime's default): lower latency in a tight
+        loop, but the spinning steals the cores from whatever runs next in the process.
     """
 
-    def __init__(self, path: str, threads: Optional[int] = None):
+    def __init__(self, path: str, threads: Optional[int] = None, spin: bool = False):
         import onnxruntime as ort
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        options.add_session_config_entry('session.intra_op.allow_spinning', '1' if spin else '0')
         options.log_severity_level = 3
         self.session = ort.InferenceSession(path, options, providers=['CPUExecutionProvider'])
         self.input_name = self.session.get_inputs()[0].name

@@ -58,12 +58,18 @@ class Converted:
         """Write ``PREFIX-symbol.json`` / ``PREFIX-0000.params`` (reload with
         :func:`ssd_zoo.export.import_block`)."""
         os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
+        self.net(mx.nd.zeros(self.data_shape))  # export writes what the traced graph uses
         self.net.export(prefix)
         return '%s-symbol.json' % prefix, '%s-0000.params' % prefix
 
 
-def _fixed_size_symbol(net, data_shape):
-    """Symbol, parameters and node list of the fixed-size inference graph of ``net``."""
+def _fixed_size_graph(net, data_shape):
+    """``(SymbolBlock, layers after the predictors)`` of the fixed-size inference graph.
+
+    The converters take the exported graph rather than the Gluon block: it holds exactly the
+    parameters the graph uses (the block also holds the unfused predictors).
+    """
+    from .export import import_block
     check_exportable(net, *data_shape[2:])
     block = FixedSizeSSD(net, *data_shape[2:])
     block.hybridize(static_alloc=True, static_shape=True)
@@ -72,8 +78,9 @@ def _fixed_size_symbol(net, data_shape):
     with tempfile.TemporaryDirectory() as tmp:
         prefix = os.path.join(tmp, 'fp32')
         block.export(prefix)
-        symbol, args, auxs = mx.model.load_checkpoint(prefix, 0)
-    return block, symbol, args, auxs
+        graph = import_block(prefix)
+        symbol = mx.sym.load(prefix + '-symbol.json')
+    return graph, _head_layers(symbol, block.predictor_names)
 
 
 def _context(net) -> mx.Context:
@@ -101,11 +108,6 @@ def _head_layers(symbol: mx.sym.Symbol, predictor_names: Sequence[str]):
         stack.extend(entry[0] for entry in nodes[index]['inputs'])
     return [(n['name'], n['op']) for i, n in enumerate(nodes)
             if i not in body and n['op'] != 'null']
-
-
-def _predictor_names(net) -> List[str]:
-    return ['%sfwd' % pred.predictor.prefix
-            for preds in (net.class_predictors, net.box_predictors) for pred in preds]
 
 
 def _calibration_iter(images, batch_size: int, data_shape):
@@ -154,11 +156,10 @@ def quantize_int8(net, calib_images: Iterable, data_shape: Sequence[int],
         raise ValueError('calibration mode must be one of %s, got %r' % (CALIB_MODES, calib_mode))
     data_shape = tuple(data_shape)
     calib, count = _calibration_iter(calib_images, batch_size, data_shape)
-    block, symbol, _, _ = _fixed_size_symbol(net, data_shape)
-    head = _head_layers(symbol, _predictor_names(net))
+    graph, head = _fixed_size_graph(net, data_shape)
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='Cannot decide type')
-        quantized = quantize_net_v2(block, quantized_dtype='auto', quantize_mode='smart',
+        quantized = quantize_net_v2(graph, quantized_dtype='auto', quantize_mode='smart',
                                     exclude_layers=[name for name, _ in head],
                                     calib_data=calib, calib_mode=calib_mode,
                                     num_calib_examples=count, ctx=mx.cpu())
@@ -191,11 +192,10 @@ def to_bfloat16(net, data_shape: Sequence[int]) -> Converted:
         raise RuntimeError('this CPU has no BF16 instructions (avx512_bf16 / amx_bf16): BF16 '
                            'inference would be slower than FP32 here')
     data_shape = tuple(data_shape)
-    block, symbol, _, _ = _fixed_size_symbol(net, data_shape)
-    head = _head_layers(symbol, _predictor_names(net))
+    graph, head = _fixed_size_graph(net, data_shape)
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='Cannot decide type')
-        converted = amp.convert_hybrid_block(block, target_dtype='bfloat16', ctx=mx.cpu(),
+        converted = amp.convert_hybrid_block(graph, target_dtype='bfloat16', ctx=mx.cpu(),
                                              excluded_sym_names=[name for name, _ in head],
                                              cast_optional_params=True)
     converted.hybridize(static_alloc=True, static_shape=True)

@@ -5,6 +5,8 @@ import mxnet as mx
 import numpy as np
 import pytest
 
+from ssd_zoo.agreement import box_iou  # noqa: F401  (shared with the tests)
+
 logging.getLogger('ssd_zoo').setLevel(logging.WARNING)
 
 
@@ -57,12 +59,3 @@ def gluoncv_anchors_corners(net, x):
     corners = np.concatenate([anchors[:, :2] - anchors[:, 2:] / 2,
                               anchors[:, :2] + anchors[:, 2:] / 2], axis=1)
     return corners / np.array([width, height, width, height])
-
-
-def box_iou(a, b):
-    """IoU of matching rows of two (K, 4) corner arrays."""
-    lt = np.maximum(a[:, :2], b[:, :2])
-    rb = np.minimum(a[:, 2:], b[:, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
-    area = lambda r: np.prod(r[:, 2:] - r[:, :2], axis=1)  # noqa: E731
-    return inter / (area(a) + area(b) - inter)

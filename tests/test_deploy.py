@@ -4,10 +4,10 @@ import mxnet as mx
 import numpy as np
 import pytest
 from conftest import condition_predictors, seed_everything
-from helpers.detections import compare_detections, same_box
 
 import ssd_zoo
-from ssd_zoo.export import export_model, import_block, import_module
+from ssd_zoo.agreement import detection_mismatches, same_box
+from ssd_zoo.export import FixedSizeSSD, export_model, import_block, import_module
 from ssd_zoo.onnx_export import OnnxDetector, export_onnx
 from ssd_zoo.quantize import bf16_supported, quantize_int8, to_bfloat16
 
@@ -28,7 +28,7 @@ def conditioned(name, side=None, seed=0):
 
 def assert_same_detections(ref, got, **kwargs):
     for b in range(ref[0].shape[0]):
-        problems = compare_detections([r[b] for r in ref], [g[b] for g in got], **kwargs)
+        problems = detection_mismatches([r[b] for r in ref], [g[b] for g in got], **kwargs)
         assert not problems, 'image %d: %s' % (b, '; '.join(problems[:5]))
 
 
@@ -42,7 +42,11 @@ def test_fixed_size_export_gives_the_same_detections_in_gluon_and_module(mode, t
     monkeypatch.setenv('MXNET_SUBGRAPH_BACKEND', 'NONE')
     net, x = conditioned('ssd_300_mobilenet0.25_voc')
     net.set_nms(mode=mode)
-    expected = as_numpy(net(x))
+    fixed = FixedSizeSSD(net, 300, 300)
+    fixed.hybridize()
+    expected = as_numpy(fixed(x))
+    # fused predictors round differently from separate ones, nothing more
+    assert_same_detections(as_numpy(net(x)), expected, score_tol=1e-5)
     prefix = str(tmp_path / 'fixed')
     export_model(net, prefix, x.shape, fixed_size=True)
     with open(prefix + '-symbol.json') as f:
@@ -169,3 +173,20 @@ def test_conversions_refuse_bad_input(trained_tiny, tmp_path):
         export_onnx(fresh, str(tmp_path / 'fresh.onnx'), (1, 3, 300, 300))
     with pytest.raises(ValueError, match='not initialized'):
         quantize_int8(fresh, [mx.nd.zeros((1, 3, 300, 300))], (1, 3, 300, 300))
+
+
+def test_detection_agreement_allows_tied_rows_in_any_order_only():
+    ids = np.array([[1], [0], [2], [-1]], np.float32)
+    scores = np.array([[0.9], [0.5], [0.5], [-1]], np.float32)
+    boxes = np.array([[0, 0, 10, 10], [5, 5, 20, 20], [30, 30, 40, 40], [-1] * 4], np.float32)
+    ref = (ids, scores, boxes)
+    swapped = (ids[[0, 2, 1, 3]], scores[[0, 2, 1, 3]], boxes[[0, 2, 1, 3]])
+    assert detection_mismatches(ref, swapped) == []  # the tied rows 1 and 2 may swap
+    moved = (ids, scores, boxes + np.array([[0, 0, 0, 0], [0, 0, 0, 0], [3, 0, 3, 0], [0] * 4],
+                                           np.float32))
+    assert detection_mismatches(ref, moved) == [
+        'row 2 (class 2, score 0.50000, box [30. 30. 40. 40.]) has no partner']
+    fewer = (ids[[0, 1, 3, 3]], scores[[0, 1, 3, 3]], boxes[[0, 1, 3, 3]])
+    assert detection_mismatches(ref, fewer) == ['3 detections vs 2']
+    rescored = (ids, scores + np.array([[2e-4], [0], [0], [0]], np.float32), boxes)
+    assert len(detection_mismatches(ref, rescored)) == 1
