@@ -19,7 +19,7 @@ from mxnet.gluon import HybridBlock, SymbolBlock, nn
 from .data.transforms import MEAN, STD
 
 __all__ = ['export_model', 'import_block', 'import_module', 'check_exportable', 'FixedSizeSSD',
-           'WithPreprocessing']
+           'WithPreprocessing', 'fused_predictions', 'network_context']
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class FixedSizeSSD(HybridBlock):
         super().__init__(**kwargs)
         self.features, self.decoder = net.features, net.decoder
         self.num_classes = net.num_classes
-        ctx = _first_ctx(net)
+        ctx = network_context(net)
         x = mx.nd.zeros((1, 3, height, width), ctx=ctx)
         with autograd.predict_mode():
             _, _, anchors = net.heads(mx.nd, x)
@@ -99,7 +99,7 @@ class WithPreprocessing(HybridBlock):
             self.std = self.params.get_constant(
                 'std', mx.nd.array([s * 255 for s in std]).reshape((1, 3, 1, 1)))
         for constant in (self.mean, self.std):
-            constant.initialize(ctx=_first_ctx(net))
+            constant.initialize(ctx=network_context(net))
 
     def hybrid_forward(self, F, x, mean, std):  # pylint: disable=arguments-differ
         x = F.transpose(F.cast(x, 'float32'), (0, 3, 1, 2))
@@ -155,7 +155,7 @@ def export_model(net, prefix: str, data_shape: Sequence[int] = None, epoch: int 
     folder = os.path.dirname(os.path.abspath(prefix))
     os.makedirs(folder, exist_ok=True)
     block = FixedSizeSSD(net, *data_shape[2:]) if fixed_size else net
-    x = mx.nd.zeros(data_shape, ctx=ctx or _first_ctx(net))
+    x = mx.nd.zeros(data_shape, ctx=ctx or network_context(net))
     if preprocess:
         block = WithPreprocessing(block)
         x = x.transpose((0, 2, 3, 1)).astype('uint8')
@@ -168,7 +168,8 @@ def export_model(net, prefix: str, data_shape: Sequence[int] = None, epoch: int 
     return symbol_file, params_file
 
 
-def _first_ctx(net) -> mx.Context:
+def network_context(net) -> mx.Context:
+    """The device of the network's (first initialized) parameters; the CPU if none is."""
     for param in net.collect_params().values():
         try:
             return param.list_ctx()[0]

@@ -28,13 +28,14 @@ from mxnet import autograd
 from mxnet.gluon import HybridBlock
 
 from .decode import SCORE_THRESH, VARIANCES
+from .export import FixedSizeSSD, check_exportable, fused_predictions, network_context
 
 __all__ = ['export_onnx', 'OnnxDetector', 'OPSET']
 
 log = logging.getLogger(__name__)
 
-#: lowest ONNX opset of the exported graph (ReduceMax takes its axes as an input from 18);
-#: mxnet.onnx writes the newest opset the installed onnx package knows
+#: lowest ONNX opset the detection step is written for (ReduceMax takes its axes as an input
+#: from 18); mxnet.onnx writes the newest opset the installed onnx package knows
 OPSET = 18
 
 
@@ -48,18 +49,8 @@ class _RawPredictions(HybridBlock):
         self._splits, self._num_classes = fixed.splits, fixed.num_classes
 
     def hybrid_forward(self, F, x):  # pylint: disable=arguments-differ
-        from .export import fused_predictions
         return fused_predictions(F, x, self.features, self.predictors, self._splits,
                                  self._num_classes)
-
-
-def _context(net) -> mx.Context:
-    for param in net.collect_params().values():
-        try:
-            return param.list_ctx()[0]
-        except (RuntimeError, AssertionError):
-            continue
-    return mx.cpu()
 
 
 def export_onnx(net, path: str, data_shape: Sequence[int], dynamic_batch: bool = True) -> str:
@@ -82,18 +73,16 @@ def export_onnx(net, path: str, data_shape: Sequence[int], dynamic_batch: bool =
         Uninitialized parameters, or an input smaller than the network's minimum.
     """
     import onnx
-
-    from .export import FixedSizeSSD, check_exportable
     batch, _, height, width = data_shape
     check_exportable(net, height, width)
     fixed = FixedSizeSSD(net, height, width)
     body = _RawPredictions(fixed)
     body.hybridize()
     with autograd.predict_mode():
-        body(mx.nd.zeros(tuple(data_shape), ctx=_context(net)))
+        body(mx.nd.zeros(tuple(data_shape), ctx=network_context(net)))
         symbol = body(mx.sym.var('data'))
     symbol = mx.sym.Group(list(symbol))
-    params = {p.name: p.data(_context(net)).as_in_context(mx.cpu())
+    params = {p.name: p.data(network_context(net)).as_in_context(mx.cpu())
               for p in body.collect_params().values()}
     params = {k: v for k, v in params.items() if k in set(symbol.list_inputs())}
     os.makedirs(os.path.dirname(os.path.abspath(path)) or '.', exist_ok=True)
@@ -101,12 +90,15 @@ def export_onnx(net, path: str, data_shape: Sequence[int], dynamic_batch: bool =
     mx.onnx.export_model(symbol, params, [tuple(data_shape)], [np.float32], path,
                          dynamic=True, dynamic_input_shapes=[shape])
     model = onnx.load(path)
+    if model.opset_import[0].version < OPSET:
+        raise RuntimeError('the installed onnx %s writes opset %d; the detection step needs '
+                           'opset %d or newer (onnx >= 1.13)'
+                           % (onnx.__version__, model.opset_import[0].version, OPSET))
     _drop_initializer_inputs(model.graph)
     settings = net.nms_settings
     _append_detection(model.graph, fixed.anchors.data().asnumpy()[0], net.num_classes, width,
                       height, settings['mode'], settings['nms_thresh'], settings['nms_topk'],
                       settings['post_nms'])
-    model.opset_import[0].version = max(model.opset_import[0].version, OPSET)
     onnx.checker.check_model(model)
     onnx.save(model, path)
     log.info('exported %s (%s decoding, %s batch)', path, settings['mode'],
@@ -151,35 +143,61 @@ def _append_detection(graph, anchors, num_classes, width, height, mode, nms_thre
     from onnx import TensorProto, helper
     g = _GraphBuilder(graph)
     cls_name, box_name = graph.output[0].name, graph.output[1].name
-    count = anchors.shape[0]
     scale = np.array([width, height] * 2, np.float32)
     if mode == 'per_class':  # GluonCV decodes in pixels and does not clip
-        anchors = anchors * scale
+        boxes = _decoded_boxes(g, box_name, anchors * scale, clip=False)
+    else:
+        boxes = _decoded_boxes(g, box_name, anchors, clip=True)
+    score, label, box, keep = _candidates(g, cls_name, boxes, num_classes, mode, nms_topk,
+                                          anchors.shape[0])
+    ids, scores, bboxes, out_count = _suppress_and_rank(g, score, label, box, keep, num_classes,
+                                                        nms_thresh, post_nms)
+    if mode == 'multibox':
+        bboxes = g.op('Mul', [bboxes, g.const(scale)])
+    valid = g.op('GreaterOrEqual', [scores, g.const(0.0)])
+    minus_one = g.const(-1.0)
+    outputs = {'ids': g.op('Where', [valid, ids, minus_one]),
+               'scores': g.op('Where', [valid, scores, minus_one]),
+               'bboxes': g.op('Where', [valid, bboxes, minus_one])}
+    del graph.output[:]
+    for name, source in outputs.items():
+        graph.node.append(helper.make_node('Identity', [source], [name]))
+        graph.output.append(helper.make_tensor_value_info(
+            name, TensorProto.FLOAT, ['batch', out_count, 4 if name == 'bboxes' else 1]))
+
+
+def _decoded_boxes(g, box_name, anchors, clip):
+    """Corners ``(B, N, 4)``: centre = offset * var * anchor side + anchor centre, half side =
+    exp(offset * var) * anchor side / 2 (the SSD centre-size decoding)."""
     wh = anchors[:, 2:] - anchors[:, :2]
     centre = anchors[:, :2] + wh / 2
-
-    # decode: centre = offset * var * anchor_wh + anchor_centre; half = exp(offset * var) * wh / 2
     offsets = g.op('Mul', [box_name, g.const(np.array(VARIANCES, np.float32), 'variances')])
     xy, log_wh = g.op('Split', [offsets, g.const([2, 2], dtype=np.int64)], 'split', outputs=2,
                       axis=2)
     centres = g.op('Add', [g.op('Mul', [xy, g.const(wh[None])]), g.const(centre[None])])
     half = g.op('Mul', [g.op('Exp', [log_wh]), g.const(wh[None] / 2)])
     boxes = g.op('Concat', [g.op('Sub', [centres, half]), g.op('Add', [centres, half])], axis=2)
-    if mode == 'multibox':
-        boxes = g.op('Clip', [boxes, g.const(0.0), g.const(1.0)])
+    return g.op('Clip', [boxes, g.const(0.0), g.const(1.0)]) if clip else boxes
 
+
+def _candidates(g, cls_name, boxes, num_classes, mode, nms_topk, num_anchors):
+    """The ``nms_topk`` best candidates: ``score (B, K)``, ``label (B, K)``, ``box (B, K, 4)``.
+
+    ``multibox``: one per anchor, its best foreground class (``MultiBoxDetection``);
+    ``per_class``: every (anchor, class) pair (GluonCV).
+    """
     probs = g.op('Softmax', [cls_name], axis=2)
     foreground = g.op('Slice', [probs, g.const([1], dtype=np.int64),
                                 g.const([num_classes + 1], dtype=np.int64),
                                 g.const([2], dtype=np.int64)])
-    if mode == 'multibox':  # one candidate per anchor: its best foreground class
-        candidates = count
+    if mode == 'multibox':
+        count = num_anchors
         score = g.op('ReduceMax', [foreground, g.const([2], dtype=np.int64)], keepdims=0)
         label = g.op('ArgMax', [foreground], axis=2, keepdims=0)
-    else:  # every (anchor, class) pair
-        candidates = count * num_classes
+    else:
+        count = num_anchors * num_classes
         score = g.op('Reshape', [foreground, g.const([0, -1], dtype=np.int64)])
-    keep = min(nms_topk, candidates) if nms_topk > 0 else candidates
+    keep = min(nms_topk, count) if nms_topk > 0 else count
     top_score, top_index = g.op('TopK', [score, g.const([keep], dtype=np.int64)], outputs=2,
                                 axis=1)
     if mode == 'multibox':
@@ -189,19 +207,23 @@ def _append_detection(graph, anchors, num_classes, width, height, mode, nms_thre
         classes = g.const([num_classes], dtype=np.int64)
         anchor_index = g.op('Div', [top_index, classes])
         top_label = g.op('Mod', [top_index, classes])
-    top_boxes = g.op('GatherND', [boxes, g.op('Unsqueeze', [anchor_index,
-                                                          g.const([2], dtype=np.int64)])],
-                     batch_dims=1)
-    # class-aware NMS: each candidate scores only in its own class row (B, C, keep)
-    one_hot = g.op('OneHot', [top_label, g.const([num_classes], dtype=np.int64),
+    top_boxes = g.op('GatherND', [boxes, _unsqueeze_last(g, anchor_index)], batch_dims=1)
+    return top_score, top_label, top_boxes, keep
+
+
+def _suppress_and_rank(g, score, label, boxes, keep, num_classes, nms_thresh, post_nms):
+    """Class-aware NMS over the candidates, then the ``post_nms`` best survivors:
+    ``ids (B, P, 1)`` (float), ``scores (B, P, 1)`` (-1 where none), ``boxes (B, P, 4)``, P."""
+    from onnx import TensorProto, helper
+    # each candidate scores only in its own class row: (B, C, keep)
+    one_hot = g.op('OneHot', [label, g.const([num_classes], dtype=np.int64),
                               g.const([0.0, 1.0])], axis=-1)
-    class_scores = g.op('Transpose', [g.op('Mul', [one_hot, g.op(
-        'Unsqueeze', [top_score, g.const([2], dtype=np.int64)])])], perm=[0, 2, 1])
+    class_scores = g.op('Transpose', [g.op('Mul', [one_hot, _unsqueeze_last(g, score)])],
+                        perm=[0, 2, 1])
     iou = nms_thresh if 0 < nms_thresh < 1 else 1.0  # >= 1: nothing is suppressed
-    selected = g.op('NonMaxSuppression', [top_boxes, class_scores,
-                                          g.const([keep], dtype=np.int64),
+    selected = g.op('NonMaxSuppression', [boxes, class_scores, g.const([keep], dtype=np.int64),
                                           g.const([iou]), g.const([SCORE_THRESH])])
-    # survivors keep their score, everything else -1; then the post_nms best
+    # survivors keep their score, everything else -1
     zeros = g.op('Mul', [class_scores, g.const(0.0)])
     ones = g.op('ConstantOfShape', [g.op('Slice', [g.op('Shape', [selected]),
                                                    g.const([0], dtype=np.int64),
@@ -216,25 +238,16 @@ def _append_detection(graph, anchors, num_classes, width, height, mode, nms_thre
                                 outputs=2, axis=1)
     keep_const = g.const([keep], dtype=np.int64)
     out_label = g.op('Cast', [g.op('Div', [out_index, keep_const])], to=TensorProto.FLOAT)
-    out_boxes = g.op('GatherND', [top_boxes, g.op('Unsqueeze', [
-        g.op('Mod', [out_index, keep_const]), g.const([2], dtype=np.int64)])], batch_dims=1)
-    if mode == 'multibox':
-        out_boxes = g.op('Mul', [out_boxes, g.const(scale)])
-    valid = g.op('Unsqueeze', [g.op('GreaterOrEqual', [out_score, g.const(0.0)]),
-                               g.const([2], dtype=np.int64)])
-    minus_one = g.const(-1.0)
-    unsqueeze = g.const([2], dtype=np.int64)
-    outputs = {
-        'ids': g.op('Where', [valid, g.op('Unsqueeze', [out_label, unsqueeze]), minus_one]),
-        'scores': g.op('Where', [valid, g.op('Unsqueeze', [out_score, unsqueeze]), minus_one]),
-        'bboxes': g.op('Where', [valid, out_boxes, minus_one]),
-    }
-    del graph.output[:]
-    for name, source in outputs.items():
-        graph.node.append(helper.make_node('Identity', [source], [name]))
-        width_ = 4 if name == 'bboxes' else 1
-        graph.output.append(helper.make_tensor_value_info(
-            name, TensorProto.FLOAT, ['batch', out_count, width_]))
+    out_boxes = g.op('GatherND', [boxes, _unsqueeze_last(g, g.op('Mod', [out_index,
+                                                                        keep_const]))],
+                     batch_dims=1)
+    return (_unsqueeze_last(g, out_label), _unsqueeze_last(g, out_score), out_boxes,
+            out_count)
+
+
+def _unsqueeze_last(g, name):
+    """``(B, K) -> (B, K, 1)``."""
+    return g.op('Unsqueeze', [name, g.const([2], dtype=np.int64)])
 
 
 class OnnxDetector:

@@ -20,7 +20,7 @@ from typing import Iterable, List, Sequence, Tuple
 
 import mxnet as mx
 
-from .export import FixedSizeSSD, check_exportable
+from .export import FixedSizeSSD, check_exportable, network_context
 
 __all__ = ['quantize_int8', 'to_bfloat16', 'bf16_supported', 'Converted', 'CALIB_MODES']
 
@@ -74,22 +74,13 @@ def _fixed_size_graph(net, data_shape):
     block = FixedSizeSSD(net, *data_shape[2:])
     block.hybridize(static_alloc=True, static_shape=True)
     with mx.autograd.predict_mode():
-        block(mx.nd.zeros(tuple(data_shape), ctx=_context(net)))
+        block(mx.nd.zeros(tuple(data_shape), ctx=network_context(net)))
     with tempfile.TemporaryDirectory() as tmp:
         prefix = os.path.join(tmp, 'fp32')
         block.export(prefix)
         graph = import_block(prefix)
         symbol = mx.sym.load(prefix + '-symbol.json')
     return graph, _head_layers(symbol, block.predictor_names)
-
-
-def _context(net) -> mx.Context:
-    for param in net.collect_params().values():
-        try:
-            return param.list_ctx()[0]
-        except (RuntimeError, AssertionError):
-            continue
-    return mx.cpu()
 
 
 def _head_layers(symbol: mx.sym.Symbol, predictor_names: Sequence[str]):

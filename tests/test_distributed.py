@@ -203,3 +203,15 @@ def test_train_script_under_the_launcher(shapes_root, tmp_path):
     assert len(losses) == 2 and losses[0] == losses[1]
     assert len(re.findall(r'checkpoint .*last \(epoch 1\)', result.stdout)) == 1
     assert os.path.isfile(tmp_path / 'run' / 'best.params')
+
+
+def test_worker_shards_have_equal_length_and_together_make_the_single_process_batches():
+    from ssd_zoo.data.loader import EpochBatchSampler
+    single = EpochBatchSampler(11, 4, seed=3)
+    shards = [EpochBatchSampler(11, 2, seed=3, shard=(rank, 2)) for rank in range(2)]
+    for sampler in [single] + shards:
+        sampler.set_epoch(5)
+    # 11 images over 2 workers: both get 5 (dist_sync needs the same number of steps)
+    assert [len(list(s)) for s in shards] == [2, 2] and len(single) == 2
+    for whole, *parts in zip(single, *shards):
+        assert sorted(whole) == sorted(k for part in parts for k in part)

@@ -95,10 +95,11 @@ class _Workers:
 
     For ``dist_sync`` / ``dist_device_sync`` the Trainer only aggregates gradients on the
     servers (``update_on_kvstore=False``) and every worker runs the same optimizer step on the
-    same sum, so their weights stay identical. The loss of every worker is divided by the
-    positives of the *combined* batch, summed on the servers too: the update then equals that
-    of one process with the combined batch. ``dist_async`` keeps MXNet's server-side updates
-    and each worker normalizes by its own positives.
+    same sum, so their weights stay identical. The positives and loss sums of the *combined*
+    batch are summed on the servers too, and every worker divides its loss by that count: the
+    update then equals that of one process with the combined batch, and every worker reports
+    the same loss. ``dist_async`` keeps MXNet's server-side updates and each worker normalizes
+    by its own positives.
     """
 
     def __init__(self, kvstore: str):
