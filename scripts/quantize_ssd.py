@@ -13,7 +13,6 @@ predictors stay FP32 and are listed. The result is a symbol export for one input
 load; ``--eval`` compares its mAP with the FP32 model's on the validation split.
 """
 import argparse
-from itertools import islice
 
 import mxnet as mx
 from _common import add_model_flags, context, load, run
@@ -24,18 +23,19 @@ from ssd_zoo.data.transforms import normalize_batch
 from ssd_zoo.evaluation import evaluate
 from ssd_zoo.export import import_block
 from ssd_zoo.loading import write_model_info
-from ssd_zoo.quantize import CALIB_MODES, quantize_int8, to_bfloat16
+from ssd_zoo.quantize import CALIB_MODES, bf16_supported, quantize_int8, to_bfloat16
 
 
 def calibration_images(dataset, side, count, ctx):
     """The first ``count`` training images, resized and normalized as for inference."""
-    loader, _ = make_loader(dataset, ValTransform(side), min(count, 16) or 1, shuffle=False,
-                            drop_last=False)
+    loader, _ = make_loader(dataset, ValTransform(side), 16, shuffle=False, drop_last=False)
     batches, seen = [], 0
-    for images, _ in islice(loader, -(-count // (min(count, 16) or 1))):
-        batches.append(normalize_batch(mx.nd.array(images[:count - seen], dtype='uint8',
-                                                   ctx=ctx)))
-        seen += len(batches[-1])
+    for images, _ in loader:
+        if seen >= count:
+            break
+        images = images[:count - seen]
+        batches.append(normalize_batch(mx.nd.array(images, dtype='uint8', ctx=ctx)))
+        seen += len(images)
     return batches
 
 
@@ -53,6 +53,9 @@ def main(argv=None):
     p.add_argument('--batch-size', type=int, default=1, help='batch of the converted model')
     p.add_argument('--eval', action='store_true', help='mAP (VOC07) of FP32 and converted')
     args = p.parse_args(argv)
+    if args.dtype == 'bf16' and not bf16_supported():
+        p.error('this CPU has no BF16 instructions (avx512_bf16 / amx_bf16): BF16 inference '
+                'would be slower than FP32 here; use --dtype int8')
     det = load(args)
     side = args.data_shape or det.data_shape
     shape = (args.batch_size, 3, side, side)

@@ -3,7 +3,7 @@
 
     python scripts/train_ssd.py                                # plainnet SSD300 on shapes
     python scripts/train_ssd.py --network resnet101 --data-shape 512     # MXNet example's net
-    python scripts/train_ssd.py --network vgg16_reduced --pretrained model/vgg16_reduced \
+    python scripts/train_ssd.py --network vgg16_reduced --pretrained model/vgg16_reduced \\
         --epoch 1                                       # its ImageNet checkpoint (Module format)
     python scripts/train_ssd.py --network resnet50_v1 --dataset voc --dataset-root ~/VOCdevkit \\
         --pretrained-base --batch-size 32 --lr 0.001 --epochs 240 --lr-decay-epoch 160,200

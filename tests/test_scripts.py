@@ -92,3 +92,36 @@ def test_train_an_example_network_from_a_module_checkpoint(trained, tmp_path):
     out = run('train_ssd.py', '--network', 'resnet50_v1', '--pretrained', 'x', '--dataset',
               'custom', '--dataset-root', root, check=False)
     assert out.returncode != 0 and 'use --pretrained-base' in out.stderr
+
+
+def test_export_onnx_and_quantize_scripts(trained, tmp_path):
+    """ONNX export evaluates like the checkpoint; uint8 exports are refused by the evaluation;
+    INT8 quantization reports the layers kept FP32 and both mAPs; no calibration data fails."""
+    root, run_dir = trained
+    checkpoint = os.path.join(run_dir, 'best')
+    data = ['--dataset', 'custom', '--dataset-root', root]
+    prefix = str(tmp_path / 'onnx' / 'ssd')
+    out = run('export_ssd.py', '--checkpoint', checkpoint, '--format', 'onnx', '--out', prefix)
+    assert 'exported %s.onnx (multibox decoding)' % prefix in out.stdout
+    maps = {}
+    for source in (['--checkpoint', checkpoint], ['--onnx', prefix + '.onnx']):
+        folder = str(tmp_path / source[0].strip('-'))
+        run('eval_ssd.py', *source, *data, '--metrics', 'voc07', '--out', folder)
+        maps[source[0]] = json.load(open(os.path.join(folder, 'eval.json')))['voc07']['mAP']
+    assert abs(maps['--onnx'] - maps['--checkpoint']) < 1e-4
+
+    uint8 = str(tmp_path / 'uint8' / 'ssd')
+    run('export_ssd.py', '--checkpoint', checkpoint, '--fixed-size', '--preprocess', '--out',
+        uint8)
+    out = run('eval_ssd.py', '--symbol', uint8, *data, check=False)
+    assert out.returncode != 0 and 'takes uint8 NHWC RGB images' in out.stderr
+
+    int8 = str(tmp_path / 'int8' / 'ssd')
+    out = run('quantize_ssd.py', '--checkpoint', checkpoint, *data, '--num-calib-images', '8',
+              '--out', int8, '--eval')
+    assert 'layers kept FP32' in out.stdout and 'INT8: VOC07 mAP' in out.stdout
+    assert os.path.isfile(int8 + '-symbol.json')
+    assert json.load(open(int8 + '-model.json'))['precision'] == 'int8'
+    out = run('quantize_ssd.py', '--checkpoint', checkpoint, *data, '--num-calib-images', '0',
+              '--out', str(tmp_path / 'none'), check=False)
+    assert out.returncode != 0 and 'calibration data is empty' in out.stderr
