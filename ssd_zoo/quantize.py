@@ -3,9 +3,9 @@
 Both work on a :class:`~ssd_zoo.export.FixedSizeSSD` (anchors stored for one input size) and
 convert only the *body*: the backbone, the extra layers and the predictor convolutions. Every
 operator after the predictors (reshapes, concatenations, softmax, decoding, NMS) stays FP32:
-those are the layers whose quantization makes GluonCV's INT8 SSDs crash or lose boxes, and
-they cost little. The kept layers are chosen from the graph, not from a hand-written list, and
-returned so that scripts can show them.
+quantized flatten/concat layers there are what made GluonCV's INT8 SSDs segfault (its users
+exclude them by hand), and they cost little. The kept layers are found in the graph, not
+listed by hand, and returned so that scripts can show them.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Iterable, List, Sequence, Tuple
 
 import mxnet as mx
 
-from .export import FixedSizeSSD, check_exportable, network_context
+from .export import FixedSizeSSD, check_exportable, import_block, network_context
 
 __all__ = ['quantize_int8', 'to_bfloat16', 'bf16_supported', 'Converted', 'CALIB_MODES']
 
@@ -66,10 +66,9 @@ class Converted:
 def _fixed_size_graph(net, data_shape):
     """``(SymbolBlock, layers after the predictors)`` of the fixed-size inference graph.
 
-    The converters take the exported graph rather than the Gluon block: it holds exactly the
-    parameters the graph uses (the block also holds the unfused predictors).
+    The converters take the exported graph rather than the Gluon block: it is exactly the graph
+    that ships, and its node names locate the predictors.
     """
-    from .export import import_block
     check_exportable(net, *data_shape[2:])
     block = FixedSizeSSD(net, *data_shape[2:])
     block.hybridize(static_alloc=True, static_shape=True)
