@@ -54,8 +54,9 @@ def main(argv=None):
     p.add_argument('--eval', action='store_true', help='mAP (VOC07) of FP32 and converted')
     args = p.parse_args(argv)
     if args.dtype == 'bf16' and not bf16_supported():
-        p.error('this CPU has no BF16 instructions (avx512_bf16 / amx_bf16): BF16 inference '
-                'would be slower than FP32 here; use --dtype int8')
+        p.error('this CPU has no BF16 instructions (avx512_bf16 / amx_bf16), or '
+                'DNNL_MAX_CPU_ISA excludes them: BF16 inference would be slower than FP32 here; '
+                'use --dtype int8')
     det = load(args)
     side = args.data_shape or det.data_shape
     shape = (args.batch_size, 3, side, side)

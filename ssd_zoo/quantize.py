@@ -159,8 +159,17 @@ def quantize_int8(net, calib_images: Iterable, data_shape: Sequence[int],
     return Converted(quantized, head, data_shape)
 
 
+# oneDNN's ISA cap (DNNL_MAX_CPU_ISA / ONEDNN_MAX_CPU_ISA) values that still allow BF16
+_BF16_ISA_CAPS = ('AVX512_CORE_BF16', 'AVX512_CORE_FP16', 'AVX512_CORE_AMX',
+                  'AVX512_CORE_AMX_FP16', 'ALL')
+
+
 def bf16_supported() -> bool:
-    """Whether this CPU has native BF16 instructions (AVX512-BF16 or AMX)."""
+    """Whether oneDNN can use native BF16 instructions (AVX512-BF16 or AMX) here: the CPU has
+    them and oneDNN's ISA cap, if set, does not exclude them."""
+    cap = os.environ.get('ONEDNN_MAX_CPU_ISA') or os.environ.get('DNNL_MAX_CPU_ISA')
+    if cap and cap.upper() not in _BF16_ISA_CAPS:
+        return False
     try:
         with open('/proc/cpuinfo') as f:
             flags = f.read()
@@ -175,12 +184,13 @@ def to_bfloat16(net, data_shape: Sequence[int]) -> Converted:
     Raises
     ------
     RuntimeError
-        The CPU has no BF16 instructions (oneDNN would emulate them, slower than FP32).
+        The CPU has no BF16 instructions, or oneDNN's ISA cap excludes them.
     """
     from mxnet.contrib import amp
     if not bf16_supported():
-        raise RuntimeError('this CPU has no BF16 instructions (avx512_bf16 / amx_bf16): BF16 '
-                           'inference would be slower than FP32 here')
+        raise RuntimeError('this CPU has no BF16 instructions (avx512_bf16 / amx_bf16), or '
+                           'DNNL_MAX_CPU_ISA excludes them: BF16 inference would be slower '
+                           'than FP32 here')
     data_shape = tuple(data_shape)
     graph, head = _fixed_size_graph(net, data_shape)
     with warnings.catch_warnings():
