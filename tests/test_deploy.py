@@ -157,7 +157,7 @@ def test_int8_model_keeps_the_detections_and_reloads(trained_tiny, tmp_path):
 
 
 def test_int8_detections_hold_with_avx2_int8_kernels():
-    """oneDNN picks int8 kernels by CPU: VNNI/AMX where there are, vpmaddubsw (16-bit
+    """oneDNN picks int8 kernels by CPU: VNNI/AMX where it has them, vpmaddubsw (16-bit
     intermediate sums) on AVX2-only CPUs. The INT8 test must hold with both (its first, tighter
     bound failed with AVX2's); DNNL_MAX_CPU_ISA=AVX2 selects AVX2's kernels on newer CPUs."""
     env = dict(os.environ, DNNL_MAX_CPU_ISA='AVX2', DNNL_VERBOSE='1')
