@@ -23,7 +23,13 @@ from ssd_zoo.data.transforms import normalize_batch
 from ssd_zoo.evaluation import evaluate
 from ssd_zoo.export import import_block
 from ssd_zoo.loading import write_model_info
-from ssd_zoo.quantize import CALIB_MODES, bf16_supported, quantize_int8, to_bfloat16
+from ssd_zoo.quantize import (
+    BF16_UNAVAILABLE,
+    CALIB_MODES,
+    bf16_supported,
+    quantize_int8,
+    to_bfloat16,
+)
 
 
 def calibration_images(dataset, side, count, ctx):
@@ -54,9 +60,7 @@ def main(argv=None):
     p.add_argument('--eval', action='store_true', help='mAP (VOC07) of FP32 and converted')
     args = p.parse_args(argv)
     if args.dtype == 'bf16' and not bf16_supported():
-        p.error('this CPU has no BF16 instructions (avx512_bf16 / amx_bf16), or '
-                'DNNL_MAX_CPU_ISA excludes them: BF16 inference would be slower than FP32 here; '
-                'use --dtype int8')
+        p.error(BF16_UNAVAILABLE + '; use --dtype int8')
     det = load(args)
     side = args.data_shape or det.data_shape
     shape = (args.batch_size, 3, side, side)

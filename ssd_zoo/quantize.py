@@ -22,7 +22,8 @@ import mxnet as mx
 
 from .export import FixedSizeSSD, check_exportable, import_block, network_context
 
-__all__ = ['quantize_int8', 'to_bfloat16', 'bf16_supported', 'Converted', 'CALIB_MODES']
+__all__ = ['quantize_int8', 'to_bfloat16', 'bf16_supported', 'Converted', 'CALIB_MODES',
+           'BF16_UNAVAILABLE']
 
 log = logging.getLogger(__name__)
 
@@ -162,6 +163,9 @@ def quantize_int8(net, calib_images: Iterable, data_shape: Sequence[int],
 # oneDNN's ISA cap (DNNL_MAX_CPU_ISA / ONEDNN_MAX_CPU_ISA) values that still allow BF16
 _BF16_ISA_CAPS = ('AVX512_CORE_BF16', 'AVX512_CORE_FP16', 'AVX512_CORE_AMX',
                   'AVX512_CORE_AMX_FP16', 'ALL')
+BF16_UNAVAILABLE = ('this CPU has no BF16 instructions (avx512_bf16 / amx_bf16), or '
+                    'DNNL_MAX_CPU_ISA excludes them: BF16 inference would be slower than FP32 '
+                    'here')
 
 
 def bf16_supported() -> bool:
@@ -188,9 +192,7 @@ def to_bfloat16(net, data_shape: Sequence[int]) -> Converted:
     """
     from mxnet.contrib import amp
     if not bf16_supported():
-        raise RuntimeError('this CPU has no BF16 instructions (avx512_bf16 / amx_bf16), or '
-                           'DNNL_MAX_CPU_ISA excludes them: BF16 inference would be slower '
-                           'than FP32 here')
+        raise RuntimeError(BF16_UNAVAILABLE)
     data_shape = tuple(data_shape)
     graph, head = _fixed_size_graph(net, data_shape)
     with warnings.catch_warnings():
