@@ -10,13 +10,10 @@ from __future__ import annotations
 from mxnet.gluon import HybridBlock
 
 from .anchors import image_wh
+from .defaults import NMS_THRESH, NMS_TOPK, POST_NMS, SCORE_THRESH, VARIANCES
 
 __all__ = ['Decoder', 'MODES', 'VARIANCES', 'SCORE_THRESH', 'decode_centre_size']
 
-#: box-offset scaling of SSD (GluonCV's ``stds``, MXNet's ``variances``)
-VARIANCES = (0.1, 0.1, 0.2, 0.2)
-#: candidates below this class probability are dropped before NMS (as in GluonCV and MXNet)
-SCORE_THRESH = 0.01
 MODES = ('multibox', 'per_class')
 
 
@@ -37,8 +34,8 @@ class Decoder(HybridBlock):
         See :meth:`ssd_zoo.SSD.set_nms`.
     """
 
-    def __init__(self, num_classes, mode='multibox', nms_thresh=0.45, nms_topk=400,
-                 post_nms=100, **kwargs):
+    def __init__(self, num_classes, mode='multibox', nms_thresh=NMS_THRESH, nms_topk=NMS_TOPK,
+                 post_nms=POST_NMS, **kwargs):
         super().__init__(**kwargs)
         if mode not in MODES:
             raise ValueError('NMS mode must be one of %s, got %r' % (MODES, mode))

@@ -8,7 +8,9 @@ from typing import Dict, List, Sequence
 import mxnet as mx
 import numpy as np
 
-from .data.transforms import normalize_batch
+from .compat import voc_recall_precision
+from .data.preprocess import normalize_batch
+from .deploy.loading import as_numpy
 
 __all__ = ['make_metric', 'predict_loader', 'evaluate', 'METRICS', 'CocoAP', 'per_class_table',
            'precision_recall']
@@ -92,19 +94,18 @@ def make_metric(name: str, class_names: Sequence[str]):
 def predict_loader(net, loader, ctx=None, progress=None):
     """Yield ``(ids, scores, boxes, labels)`` NumPy batches of a network over a loader.
 
-    ``net`` is any callable returning ``ids, scores, boxes`` as NDArrays or NumPy arrays (an
-    ONNX Runtime session wrapper, say).
+    ``net`` is a :class:`ssd_zoo.deploy.Detector` (which knows the input its graph takes), or
+    any callable taking normalized ``(B, 3, H, W)`` images and returning ``ids, scores,
+    boxes`` as NDArrays or NumPy arrays (an ONNX Runtime session wrapper, say).
     """
     ctx = ctx or mx.cpu()
+    predict = getattr(net, 'predict', None)
     for images, labels in (progress(loader) if progress else loader):
-        x = normalize_batch(mx.nd.array(images, dtype='uint8', ctx=ctx))
-        ids, scores, boxes = (as_numpy(o) for o in net(x))
+        if predict is not None:
+            ids, scores, boxes = predict(images, ctx)
+        else:
+            ids, scores, boxes = (as_numpy(o) for o in net(normalize_batch(images, ctx=ctx)))
         yield ids, scores, boxes, labels
-
-
-def as_numpy(array) -> np.ndarray:
-    """An NDArray or array-like as a NumPy array."""
-    return array.asnumpy() if isinstance(array, mx.nd.NDArray) else np.asarray(array)
 
 
 def evaluate(net, loader, class_names: Sequence[str], metrics: Sequence[str] = ('voc07',),
@@ -157,5 +158,4 @@ def precision_recall(detections, num_classes: int, iou_thresh: float = 0.5):
     for ids, scores, boxes, labels in detections:
         metric.update(boxes, ids, scores, labels[:, :, :4], labels[:, :, 4:5],
                       labels[:, :, 5:6])
-    recall, precision = metric._recall_prec()  # pylint: disable=protected-access
-    return recall, precision
+    return voc_recall_precision(metric)

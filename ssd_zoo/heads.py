@@ -1,8 +1,9 @@
 """Class and box predictors: one convolution per SSD head (GluonCV's ``ConvPredictor``)."""
 from __future__ import annotations
 
-import mxnet as mx
 from mxnet.gluon import HybridBlock, nn
+
+from .defaults import predictor_init
 
 __all__ = ['ConvPredictor']
 
@@ -19,7 +20,7 @@ class ConvPredictor(HybridBlock):
         with self.name_scope():
             self.predictor = nn.Conv2D(channels, kernel, padding=kernel // 2,
                                        in_channels=in_channels,
-                                       weight_initializer=mx.init.Xavier(magnitude=2),
+                                       weight_initializer=predictor_init(),
                                        bias_initializer='zeros')
 
     def hybrid_forward(self, F, x):  # pylint: disable=arguments-differ

@@ -13,11 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Tuple
 
+from .defaults import R3, R5
+
 __all__ = ['Preset', 'PRESETS', 'R3', 'R5', 'preset_names']
 
-#: Aspect-ratio sets of the SSD paper: 4 anchors per location (R3) and 6 (R5).
-R3: Tuple[float, ...] = (1.0, 2.0, 0.5)
-R5: Tuple[float, ...] = (1.0, 2.0, 0.5, 3.0, 1.0 / 3)
 
 # Anchor sizes (pixels, one more than heads: head k uses sizes[k] and sizes[k+1]).
 VGG300_VOC_SIZES = (30, 60, 111, 162, 213, 264, 315)

@@ -9,16 +9,15 @@ from mxnet import autograd
 from mxnet.base import MXNetError
 from mxnet.gluon import HybridBlock, nn
 
+from . import compat
 from .anchors import AnchorGenerator, AnchorLayout, anchor_layouts, paper_sizes
 from .decode import Decoder
+from .defaults import NMS_THRESH, NMS_TOPK, POST_NMS, layer_init
 from .heads import ConvPredictor
 
 __all__ = ['SSD', 'get_ssd']
 
 log = logging.getLogger(__name__)
-
-#: initializer of freshly created layers (GluonCV / Caffe SSD convention)
-DEFAULT_INIT = mx.init.Xavier(rnd_type='gaussian', factor_type='out', magnitude=2)
 
 
 class SSD(HybridBlock):
@@ -38,6 +37,9 @@ class SSD(HybridBlock):
         Kernel side of the predictor convolutions.
     nms_thresh, nms_topk, post_nms, nms_mode
         Decoding settings, see :meth:`set_nms`.
+    network_name : str
+        The backbone's name as the training scripts take it (``--network``); recorded in the
+        descriptions of exported models.
 
     Notes
     -----
@@ -49,11 +51,14 @@ class SSD(HybridBlock):
 
     def __init__(self, features: HybridBlock, layouts: Sequence[AnchorLayout],
                  classes: Sequence[str], base_size: int, predictor_kernel: int = 3,
-                 nms_thresh: float = 0.45, nms_topk: int = 400, post_nms: int = 100,
-                 nms_mode: str = 'multibox', **kwargs):
+                 nms_thresh: float = NMS_THRESH, nms_topk: int = NMS_TOPK,
+                 post_nms: int = POST_NMS, nms_mode: str = 'multibox', network_name: str = '',
+                 **kwargs):
         super().__init__(**kwargs)
         self.classes = list(classes)
         self.base_size = base_size
+        #: the backbone name (as ``--network`` takes it), recorded in exported descriptions
+        self.network_name = network_name
         self._predictor_kernel = predictor_kernel
         self._traced_training: Optional[bool] = None
         self._min_size: Optional[int] = None
@@ -79,8 +84,8 @@ class SSD(HybridBlock):
         """Anchor layout of every head."""
         return [gen.layout for gen in self.anchor_generators]
 
-    def set_nms(self, nms_thresh: float = 0.45, nms_topk: int = 400, post_nms: int = 100,
-                mode: str = 'multibox') -> None:
+    def set_nms(self, nms_thresh: float = NMS_THRESH, nms_topk: int = NMS_TOPK,
+                post_nms: int = POST_NMS, mode: str = 'multibox') -> None:
         """Set how predictions are decoded into detections.
 
         Parameters
@@ -95,7 +100,7 @@ class SSD(HybridBlock):
             ``'multibox'``: MXNet's ``MultiBoxDetection``, one class per anchor (fast);
             ``'per_class'``: GluonCV's per-class candidates and NMS (identical to GluonCV).
         """
-        self._clear_cached_op()
+        compat.clear_cached_graph(self)
         self.nms_settings = dict(nms_thresh=nms_thresh, nms_topk=nms_topk, post_nms=post_nms,
                                  mode=mode)
         with self.name_scope():
@@ -115,7 +120,7 @@ class SSD(HybridBlock):
         """
         old_classes, new_classes = self.classes, list(classes)
         mapping = _class_mapping(old_classes, new_classes, reuse_weights)
-        self._clear_cached_op()
+        compat.clear_cached_graph(self)
         old_predictors = list(self.class_predictors)
         self.classes = new_classes
         with self.name_scope():
@@ -126,7 +131,7 @@ class SSD(HybridBlock):
                 new = ConvPredictor(gen.num_anchors * (len(new_classes) + 1),
                                     self._predictor_kernel, in_channels=in_channels,
                                     prefix=old.prefix)
-                if old_conv.weight._data is not None:  # pylint: disable=protected-access
+                if compat.has_value(old_conv.weight):
                     ctx = old_conv.weight.list_ctx()
                     new.initialize(ctx=ctx)
                     for old_p, new_p in ((old_conv.weight, new.predictor.weight),
@@ -144,7 +149,7 @@ class SSD(HybridBlock):
         name (the extra layers traced from symbols carry the weights' initializer, which would
         otherwise reach their 1-D BatchNorm vectors and fail).
         """
-        init = init or DEFAULT_INIT
+        init = init or layer_init()
         fresh = set(self.uninitialized())
         for name, param in self.collect_params().items():
             if name in fresh or force_reinit:
@@ -153,8 +158,7 @@ class SSD(HybridBlock):
 
     def uninitialized(self) -> List[str]:
         """Names of parameters with no value and no deferred initialization pending."""
-        return [name for name, p in self.collect_params().items()
-                if p._data is None and not p._deferred_init]  # pylint: disable=protected-access
+        return [name for name, p in self.collect_params().items() if compat.is_uninitialized(p)]
 
     def min_input_size(self) -> int:
         """Smallest input side (pixels) for which every head still has a feature map."""
@@ -164,9 +168,9 @@ class SSD(HybridBlock):
 
     def forward(self, x, *args):  # pylint: disable=arguments-differ
         training = autograd.is_training()
-        if self._active and self._traced_training is not None \
+        if compat.is_hybridized(self) and self._traced_training is not None \
                 and self._traced_training != training:
-            self._clear_cached_op()  # one cached graph per mode; trace the other one afresh
+            compat.clear_cached_graph(self)  # one cached graph per mode; trace the other afresh
         self._traced_training = training
         if isinstance(x, mx.nd.NDArray):
             self._check_input(x)
@@ -329,9 +333,10 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
 
     if not classes:
         raise ValueError('an SSD needs at least one class name; pass classes=[...]')
+    label = network if isinstance(network, str) else type(network).__name__
+    kwargs.setdefault('network_name', label)
     named = not isinstance(features, (str, HybridBlock)) or features == 'auto'
     if named:
-        label = network if isinstance(network, str) else type(network).__name__
         network = load_network(network, pretrained_base, root, ctx)
         table = inspect_backbone(network, base_size, name=label)
         names, filters, real_steps = plan_features(table, features, filters, feature_strides,

@@ -13,6 +13,8 @@ from typing import Dict, Optional
 
 import mxnet as mx
 
+from . import compat
+
 __all__ = ['default_root', 'find_weights_file', 'load_weights', 'WeightsMismatchError']
 
 log = logging.getLogger(__name__)
@@ -125,7 +127,7 @@ def load_weights(net, path: str, ctx: Optional[mx.Context] = None) -> None:
                                    'save_parameters' % path)
     loaded = {k.split(':', 1)[-1]: v for k, v in loaded.items()
               if not k.split(':', 1)[-1].startswith(IGNORED_PREFIXES)}
-    params = net._collect_params_with_prefix()  # pylint: disable=protected-access
+    params = compat.structural_params(net)
     params = {k: p for k, p in params.items() if not k.startswith(IGNORED_PREFIXES)}
     loaded = _align_backbone_prefix(loaded, params, getattr(net.features, 'backbone_prefix', ''))
     missing = sorted(set(params) - set(loaded))
@@ -144,5 +146,5 @@ def load_weights(net, path: str, ctx: Optional[mx.Context] = None) -> None:
                    _class_count_hint(net, key, value.shape, path)))
     contexts = ctx if isinstance(ctx, (list, tuple)) else [ctx or mx.cpu()]
     for key, param in params.items():
-        param._load_init(loaded[key], contexts)  # pylint: disable=protected-access
+        compat.load_param_value(param, loaded[key], contexts)
     log.info('loaded %d parameters from %s', len(params), path)

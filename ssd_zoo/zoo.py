@@ -4,7 +4,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import logging
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import mxnet as mx
 
@@ -13,7 +13,7 @@ from .ssd import SSD, get_ssd
 from .weights import find_weights_file, load_weights
 
 __all__ = ['get_model', 'list_models', 'lookup', 'dataset_classes', 'model_for_network',
-           'NETWORK_ALIASES']
+           'register_networks', 'NETWORK_ALIASES']
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,8 @@ def get_model(name: str, pretrained: Union[bool, str] = False,
                   anchor_style=preset.anchor_style, predictor_kernel=preset.predictor_kernel,
                   min_depth=preset.min_depth, reduce_ratio=preset.reduce_ratio,
                   pretrained_base=False if pretrained else pretrained_base, root=root, ctx=ctx,
-                  strict_features=False, **kwargs)  # rows are checked against GluonCV
+                  strict_features=False, network_name=preset.backbone,
+                  **kwargs)  # rows are checked against GluonCV
     net.name_in_zoo = preset.model_name(dataset)
     if pretrained:
         path = pretrained if isinstance(pretrained, str) else find_weights_file(
@@ -119,29 +120,39 @@ def get_model(name: str, pretrained: Union[bool, str] = False,
     return net
 
 
-#: short names that mean a preset backbone (the MXNet example's names, ``vgg16_reduced``,
-#: ``resnet101``, ``mobilenet`` ..., mean its legacy networks: :mod:`ssd_zoo.symbol`)
+#: short names that mean a preset backbone
 NETWORK_ALIASES = {'vgg16': 'vgg16_atrous'}
+
+#: network names built by another family of models: name -> (builder, family description)
+_FAMILIES: Dict[str, Tuple[Callable, str]] = {}
+
+
+def register_networks(names: Sequence[str], build: Callable, family: str) -> None:
+    """Let :func:`model_for_network` build ``names`` with ``build(network, data_shape,
+    classes, **kwargs)``.
+
+    The legacy symbolic API registers the MXNet example's networks (``vgg16_reduced``,
+    ``resnet101``, ...) when :mod:`ssd_zoo.symbol` is imported, so the zoo never depends on
+    it; the scripts and the CLI import it.
+    """
+    for name in names:
+        _FAMILIES[name] = (build, family)
 
 
 def model_for_network(network: str, data_shape: int, classes: Sequence[str],
                       dataset: str = 'custom', **kwargs) -> SSD:
     """The SSD a training script means by ``--network NAME --data-shape S``.
 
-    The MXNet example's names (``vgg16_reduced``, ``inceptionv3``, ``resnet18`` ...
-    ``resnet152``, ``mobilenet``, ``densenet121``) mean its legacy network
-    (:func:`ssd_zoo.symbol.gluon.legacy_ssd`). Otherwise the preset ``ssd_<S>_<NAME>_<dataset>``
-    if there is one (``dataset`` voc/coco with their own classes), else
-    ``ssd_<S>_<NAME>_custom`` with ``classes``. Any other GluonCV classification network is
-    composed with :func:`ssd_zoo.get_ssd` and ``features='auto'``.
+    A name registered by :func:`register_networks` is built by its family (the MXNet
+    example's names mean its legacy networks once :mod:`ssd_zoo.symbol` is imported).
+    Otherwise the preset ``ssd_<S>_<NAME>_<dataset>`` if there is one (``dataset`` voc/coco
+    with their own classes), else ``ssd_<S>_<NAME>_custom`` with ``classes``. Any other
+    GluonCV classification network is composed with :func:`ssd_zoo.get_ssd` and
+    ``features='auto'``.
     """
-    from .symbol.gluon import LEGACY_NETWORKS, legacy_ssd
-    if network in LEGACY_NETWORKS:
-        if kwargs.get('pretrained_base'):
-            raise ValueError('%s is a legacy network: load its ImageNet checkpoint with '
-                             '--pretrained PREFIX --epoch N instead of --pretrained-base'
-                             % network)
-        return legacy_ssd(network, data_shape, classes)
+    if network in _FAMILIES:
+        build, _ = _FAMILIES[network]
+        return build(network, data_shape, classes, **kwargs)
     backbone = NETWORK_ALIASES.get(network, network)
     if backbone != network:
         log.info('network %s means the %s preset backbone', network, backbone)

@@ -57,6 +57,15 @@ class DetectionDataset:
         """Label of item ``index`` without reading the image."""
         return self._labels[index].copy()
 
+    def extend(self, other: 'DetectionDataset') -> None:
+        """Append the items (and the report) of another dataset of the same classes."""
+        if list(other.classes) != self.classes:
+            raise ValueError('cannot join datasets of classes %s and %s'
+                             % (self.classes, list(other.classes)))
+        self._paths += other._paths
+        self._labels += other._labels
+        self.report.update(other.report)
+
     def _add(self, path: str, rows: List[List[float]]) -> None:
         label = np.asarray(rows, dtype=np.float32).reshape(-1, LABEL_WIDTH)
         if not len(label):

@@ -6,7 +6,6 @@ The same seed always writes the same files; a finished dataset is reused.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -16,6 +15,8 @@ from typing import List, Tuple
 import cv2
 import numpy as np
 
+from ..boxes import iou
+from ..fileio import atomic_path
 from .voc import write_voc_annotation
 
 __all__ = ['ShapesSpec', 'SHAPE_CLASSES', 'generate_shapes', 'default_shapes_root']
@@ -78,17 +79,6 @@ def _polygon(rng, cls, cx, cy, w, h):
     return np.stack([cx + np.cos(angles) * w / 2, cy + np.sin(angles) * h / 2], axis=1)
 
 
-def _iou(box, boxes):
-    if not boxes:
-        return 0.0
-    boxes = np.asarray(boxes, dtype=np.float64)
-    lt = np.maximum(box[:2], boxes[:, :2])
-    rb = np.minimum(box[2:], boxes[:, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
-    area = lambda b: np.prod(b[..., 2:] - b[..., :2], axis=-1)  # noqa: E731
-    return float(np.max(inter / (area(box) + area(boxes) - inter)))
-
-
 def render_image(rng, spec: ShapesSpec) -> Tuple[np.ndarray, List[Tuple[str, List[int]]]]:
     """One image (HWC RGB uint8) and its objects ``(class, [x1, y1, x2, y2])`` (0-based, incl.)."""
     size = spec.image_size
@@ -108,7 +98,8 @@ def render_image(rng, spec: ShapesSpec) -> Tuple[np.ndarray, List[Tuple[str, Lis
         x1, y1 = np.floor(points.min(axis=0)).astype(int)
         x2, y2 = np.ceil(points.max(axis=0)).astype(int)
         box = np.clip([x1, y1, x2, y2], 0, size - 1)
-        if box[2] - box[0] < 8 or box[3] - box[1] < 8 or _iou(box, boxes) > spec.max_overlap:
+        too_small = box[2] - box[0] < 8 or box[3] - box[1] < 8
+        if too_small or (boxes and iou(box, np.asarray(boxes)).max() > spec.max_overlap):
             continue
         color = tuple(int(c) for c in rng.integers(0, 256, 3))
         cv2.fillPoly(image, [np.round(points * 16).astype(np.int32)], color,
@@ -126,24 +117,13 @@ def _complete(root, spec) -> bool:
         return json.load(f) == asdict(spec)
 
 
-@contextlib.contextmanager
-def _atomic(path: str):
-    """Yield a temporary name next to ``path``; move it into place when the block succeeds.
-
-    Generation is deterministic, so several processes (the workers of a distributed run) may
-    generate the same dataset at once: readers then only ever see complete files.
-    """
-    stem, ext = os.path.splitext(path)
-    tmp = '%s.tmp%d%s' % (stem, os.getpid(), ext)
-    yield tmp
-    os.replace(tmp, path)
-
-
 def generate_shapes(root: str = None, spec: ShapesSpec = ShapesSpec(), progress=None) -> str:
     """Write the dataset under ``root`` (VOC layout) unless the same spec is already there.
 
     Layout: ``JPEGImages/``, ``Annotations/`` (VOC XML, 1-based pixels), ``ImageSets/Main/
-    {train,val}.txt`` and ``classes.txt``. Returns ``root``. Every file is written atomically.
+    {train,val}.txt`` and ``classes.txt``. Returns ``root``. Every file is written atomically
+    (generation is deterministic, so the workers of a distributed run may generate the same
+    dataset at once: readers only ever see complete files).
     """
     root = root or default_shapes_root()
     if _complete(root, spec):
@@ -161,20 +141,20 @@ def generate_shapes(root: str = None, spec: ShapesSpec = ShapesSpec(), progress=
         for _ in range(count):
             image_id = '%06d' % index
             image, objects = render_image(rng, spec)
-            with _atomic(os.path.join(root, 'JPEGImages', image_id + '.jpg')) as path:
+            with atomic_path(os.path.join(root, 'JPEGImages', image_id + '.jpg')) as path:
                 cv2.imwrite(path, cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
                             [cv2.IMWRITE_JPEG_QUALITY, 92])
-            with _atomic(os.path.join(root, 'Annotations', image_id + '.xml')) as path:
+            with atomic_path(os.path.join(root, 'Annotations', image_id + '.xml')) as path:
                 write_voc_annotation(path, image_id + '.jpg', image.shape, objects)
             ids.append(image_id)
             index += 1
             if progress:
                 progress(index, total)
-        with _atomic(os.path.join(root, 'ImageSets', 'Main', split + '.txt')) as path, \
+        with atomic_path(os.path.join(root, 'ImageSets', 'Main', split + '.txt')) as path, \
                 open(path, 'w') as f:
             f.write('\n'.join(ids) + '\n')
-    with _atomic(os.path.join(root, 'classes.txt')) as path, open(path, 'w') as f:
+    with atomic_path(os.path.join(root, 'classes.txt')) as path, open(path, 'w') as f:
         f.write('\n'.join(SHAPE_CLASSES) + '\n')
-    with _atomic(os.path.join(root, _MARKER)) as path, open(path, 'w') as f:
+    with atomic_path(os.path.join(root, _MARKER)) as path, open(path, 'w') as f:
         json.dump(asdict(spec), f)
     return root

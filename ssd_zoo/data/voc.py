@@ -120,9 +120,7 @@ class VOCDetection(DetectionDataset):
         super().__init__(classes)
         for year, split in splits:
             part = VOCFolder(os.path.join(root, 'VOC%s' % year), split, classes, skip_difficult)
-            self._paths += part._paths
-            self._labels += part._labels
-            self.report.update(part.report)
+            self.extend(part)
 
 
 def write_voc_annotation(path: str, file_name: str, shape, objects, difficult=()) -> None:

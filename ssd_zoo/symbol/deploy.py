@@ -13,7 +13,8 @@ from typing import Optional
 
 import mxnet as mx
 
-from .symbol_builder import VARIANCES
+from ..defaults import LEGACY_NMS_THRESH, NMS_TOPK
+from .symbol_builder import detection_symbol
 
 __all__ = ['inference_symbol', 'deploy_checkpoint']
 
@@ -49,15 +50,14 @@ def inference_symbol(train_symbol: mx.sym.Symbol, nms_thresh: Optional[float] = 
                          % ', '.join(missing))
     loc, cls, anchors = (internals[n + '_output'] for n in PREDICTIONS)
     trained = _detection_attrs(train_symbol)
-    settings = dict(
-        nms_threshold=float(trained.get('nms_threshold', 0.5)) if nms_thresh is None
-        else nms_thresh,
-        force_suppress=trained.get('force_suppress', 'False') in ('True', 'true', '1')
-        if force_suppress is None else force_suppress,
-        nms_topk=int(trained.get('nms_topk', 400)) if nms_topk is None else nms_topk)
+    if nms_thresh is None:
+        nms_thresh = float(trained.get('nms_threshold', LEGACY_NMS_THRESH))
+    if force_suppress is None:
+        force_suppress = trained.get('force_suppress', 'False') in ('True', 'true', '1')
+    if nms_topk is None:
+        nms_topk = int(trained.get('nms_topk', NMS_TOPK))
     cls_prob = mx.sym.softmax(cls, axis=1, name='cls_prob')
-    return mx.sym.contrib.MultiBoxDetection(cls_prob, loc, anchors, name='detection',
-                                            variances=VARIANCES, **settings)
+    return detection_symbol(cls_prob, loc, anchors, nms_thresh, force_suppress, nms_topk)
 
 
 def deploy_checkpoint(prefix: str, epoch: int, out_prefix: Optional[str] = None,

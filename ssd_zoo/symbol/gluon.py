@@ -14,9 +14,11 @@ from typing import Optional, Sequence
 import mxnet as mx
 from mxnet.gluon import HybridBlock, SymbolBlock
 
+from .. import compat
 from ..anchors import AnchorLayout
-from ..data.transforms import STD
+from ..defaults import STD
 from ..ssd import SSD
+from ..zoo import register_networks
 from .common import multi_layer_feature, normalize_layers, per_layer_ratios, per_layer_sizes
 from .symbol_builder import base_network
 from .symbol_factory import BUILDER_OPTIONS, NETWORKS, get_config
@@ -95,7 +97,7 @@ def legacy_ssd(network: str, data_shape: int, classes: Sequence[str], **kwargs) 
     layers = normalize_layers(layers, config['normalizations'], config['num_filters'])
     layouts = _layouts(config, layers, data_shape)
     net = SSD(LegacyFeatures(layers, prefix='features_'), layouts, classes, data_shape,
-              **ssd_options)
+              network_name=network, **ssd_options)
     net.name_in_zoo = 'legacy %s %d' % (network, data_shape)
     return net
 
@@ -154,7 +156,19 @@ def load_base_checkpoint(net: SSD, prefix: str, epoch: int,
         raise ValueError('%s does not fit the %s base network: %s'
                          % (path, net.name_in_zoo, '; '.join(wrong[:3])))
     for name in matched:
-        params[name]._load_init(saved[name], ctx or mx.cpu())  # pylint: disable=protected-access
+        compat.load_param_value(params[name], saved[name], ctx or mx.cpu())
     log.info('loaded %d of %d base-network parameters from %s', len(matched),
              len(params.keys()), path)
     return len(matched)
+
+
+def _build_for_training(network: str, data_shape: int, classes: Sequence[str],
+                        pretrained_base=False, **_) -> SSD:
+    """:func:`legacy_ssd` as :func:`ssd_zoo.zoo.model_for_network` calls a network family."""
+    if pretrained_base:
+        raise ValueError('%s is a legacy network: load its ImageNet checkpoint with '
+                         '--pretrained PREFIX --epoch N instead of --pretrained-base' % network)
+    return legacy_ssd(network, data_shape, classes)
+
+
+register_networks(LEGACY_NETWORKS, _build_for_training, 'the MXNet example\'s networks')

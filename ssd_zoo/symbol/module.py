@@ -63,7 +63,7 @@ class DetectionIter(mx.io.DataIter):
 
     @staticmethod
     def _pixels(images):
-        return normalize_batch(mx.nd.array(images, dtype='uint8'), std=(1 / 255.0,) * 3)
+        return normalize_batch(images, std=(1 / 255.0,) * 3)
 
     def _labels(self, labels):
         if labels.shape[1] > self.max_objects:

@@ -12,13 +12,20 @@ import inspect
 
 import mxnet as mx
 
+from ..defaults import (
+    IGNORE_LABEL,
+    LEGACY_NMS_THRESH,
+    MATCH_IOU,
+    NEGATIVE_IOU,
+    NEGATIVE_RATIO,
+    NMS_TOPK,
+    VARIANCES,
+)
 from .common import multi_layer_feature, multibox_layer
 from .networks import NETWORKS
 
 __all__ = ['get_symbol_train', 'get_symbol', 'import_module', 'multibox_outputs',
-           'base_network_arguments', 'base_network']
-
-VARIANCES = (0.1, 0.1, 0.2, 0.2)
+           'base_network_arguments', 'base_network', 'detection_symbol']
 
 
 def import_module(module_name: str):
@@ -80,8 +87,9 @@ def _check_feature_shapes(layers, data_shape) -> None:
 
 
 def get_symbol_train(network, num_classes, from_layers, num_filters, strides, pads, sizes,
-                     ratios, normalizations=-1, steps=(), min_filter=128, nms_thresh=0.5,
-                     force_suppress=False, nms_topk=400, **kwargs):
+                     ratios, normalizations=-1, steps=(), min_filter=128,
+                     nms_thresh=LEGACY_NMS_THRESH, force_suppress=False, nms_topk=NMS_TOPK,
+                     **kwargs):
     """The training symbol: targets, softmax loss, smooth-L1 loss and monitors.
 
     Inputs ``data (B, 3, H, W)`` (mean-subtracted pixels) and ``label (B, M, 5)`` rows
@@ -98,10 +106,11 @@ def get_symbol_train(network, num_classes, from_layers, num_filters, strides, pa
         normalizations, steps, min_filter, **kwargs)
     label = mx.sym.var('label')
     loc_target, loc_mask, cls_target = mx.sym.contrib.MultiBoxTarget(
-        anchors, label, cls_preds, overlap_threshold=.5, ignore_label=-1,
-        negative_mining_ratio=3, minimum_negative_samples=0, negative_mining_thresh=.5,
-        variances=VARIANCES, name='multibox_target')
-    cls_prob = mx.sym.SoftmaxOutput(cls_preds, cls_target, ignore_label=-1, use_ignore=True,
+        anchors, label, cls_preds, overlap_threshold=MATCH_IOU, ignore_label=IGNORE_LABEL,
+        negative_mining_ratio=NEGATIVE_RATIO, minimum_negative_samples=0,
+        negative_mining_thresh=NEGATIVE_IOU, variances=VARIANCES, name='multibox_target')
+    cls_prob = mx.sym.SoftmaxOutput(cls_preds, cls_target, ignore_label=IGNORE_LABEL,
+                                    use_ignore=True,
                                     grad_scale=1., multi_output=True, normalization='valid',
                                     name='cls_prob')
     loc_diff = mx.sym.elemwise_mul(loc_mask, mx.sym.elemwise_sub(loc_preds, loc_target,
@@ -110,14 +119,14 @@ def get_symbol_train(network, num_classes, from_layers, num_filters, strides, pa
     loc_loss_ = mx.sym.smooth_l1(loc_diff, scalar=1.0, name='loc_loss_')
     loc_loss = mx.sym.MakeLoss(loc_loss_, grad_scale=1., normalization='valid', name='loc_loss')
     cls_label = mx.sym.MakeLoss(cls_target, grad_scale=0, name='cls_label')
-    det = _detection(cls_prob, loc_preds, anchors, nms_thresh, force_suppress, nms_topk)
+    det = detection_symbol(cls_prob, loc_preds, anchors, nms_thresh, force_suppress, nms_topk)
     det = mx.sym.MakeLoss(det, grad_scale=0, name='det_out')
     return mx.sym.Group([cls_prob, loc_loss, cls_label, det])
 
 
 def get_symbol(network, num_classes, from_layers, num_filters, sizes, ratios, strides, pads,
-               normalizations=-1, steps=(), min_filter=128, nms_thresh=0.5,
-               force_suppress=False, nms_topk=400, **kwargs):
+               normalizations=-1, steps=(), min_filter=128, nms_thresh=LEGACY_NMS_THRESH,
+               force_suppress=False, nms_topk=NMS_TOPK, **kwargs):
     """The inference symbol: ``data`` -> detections ``(B, N, 6)`` rows
     ``[id, score, xmin, ymin, xmax, ymax]`` (normalized; id -1 for none), as ``det_out`` of
     :func:`get_symbol_train`."""
@@ -125,10 +134,13 @@ def get_symbol(network, num_classes, from_layers, num_filters, sizes, ratios, st
         network, num_classes, from_layers, num_filters, strides, pads, sizes, ratios,
         normalizations, steps, min_filter, **kwargs)
     cls_prob = mx.sym.softmax(cls_preds, axis=1, name='cls_prob')
-    return _detection(cls_prob, loc_preds, anchors, nms_thresh, force_suppress, nms_topk)
+    return detection_symbol(cls_prob, loc_preds, anchors, nms_thresh, force_suppress, nms_topk)
 
 
-def _detection(cls_prob, loc_preds, anchors, nms_thresh, force_suppress, nms_topk):
+def detection_symbol(cls_prob, loc_preds, anchors, nms_thresh=LEGACY_NMS_THRESH,
+                     force_suppress=False, nms_topk=NMS_TOPK):
+    """``MultiBoxDetection`` of the legacy graphs (layer ``detection``): ``cls_prob (B, C+1,
+    N)``, ``loc_preds (B, 4N)``, ``anchors (1, N, 4)`` -> ``(B, N, 6)`` detections."""
     return mx.sym.contrib.MultiBoxDetection(cls_prob, loc_preds, anchors, name='detection',
                                             nms_threshold=nms_thresh,
                                             force_suppress=force_suppress, variances=VARIANCES,

@@ -18,14 +18,14 @@ from __future__ import annotations
 import copy
 import logging
 
+from .. import defaults
 from . import symbol_builder
 
 __all__ = ['get_config', 'get_symbol_train', 'get_symbol', 'NETWORKS']
 
 log = logging.getLogger(__name__)
 
-R3 = [1, 2, .5]
-R5 = [1, 2, .5, 3, 1. / 3]
+R3, R5 = list(defaults.R3), list(defaults.R5)
 #: the example's six-layer anchor sizes (fractions of the image) and ratios
 S6 = [[.1, .141], [.2, .272], [.37, .447], [.54, .619], [.71, .79], [.88, .961]]
 RATIOS6 = [R3, R5, R5, R5, R3, R3]

@@ -10,29 +10,23 @@ import json
 import logging
 import os
 
+from ..fileio import atomic_path, write_json
+
 __all__ = ['save_checkpoint', 'load_checkpoint', 'checkpoint_exists']
 
 log = logging.getLogger(__name__)
-
-
-def _atomic(path, write):
-    tmp = path + '.tmp'
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def save_checkpoint(folder: str, tag: str, net, trainer, state: dict) -> str:
     """Write ``<folder>/<tag>.{params,states,json}``; returns the prefix."""
     os.makedirs(folder, exist_ok=True)
     prefix = os.path.join(folder, tag)
-    _atomic(prefix + '.params', net.save_parameters)
+    with atomic_path(prefix + '.params') as tmp:
+        net.save_parameters(tmp)
     if trainer is not None:
-        _atomic(prefix + '.states', trainer.save_states)
-
-    def write_json(path):
-        with open(path, 'w') as f:
-            json.dump(state, f, indent=1)
-    _atomic(prefix + '.json', write_json)
+        with atomic_path(prefix + '.states') as tmp:
+            trainer.save_states(tmp)
+    write_json(prefix + '.json', state)  # last: a checkpoint with its JSON is complete
     log.info('checkpoint %s (epoch %s)', prefix, state.get('epoch'))
     return prefix
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from mxnet.gluon import HybridBlock
 
-from ..decode import VARIANCES
+from ..defaults import IGNORE_LABEL, MATCH_IOU, NEGATIVE_IOU, NEGATIVE_RATIO, VARIANCES
 
 __all__ = ['SSDMultiBoxLoss', 'to_multibox_labels']
 
@@ -40,10 +40,10 @@ class SSDMultiBoxLoss(HybridBlock):
     negatives are mined); such images contribute no loss.
     """
 
-    def __init__(self, overlap_threshold=0.5, negative_ratio=3.0, negative_thresh=0.5,
-                 box_weight=1.0, **kwargs):
+    def __init__(self, overlap_threshold=MATCH_IOU, negative_ratio=NEGATIVE_RATIO,
+                 negative_thresh=NEGATIVE_IOU, box_weight=1.0, **kwargs):
         super().__init__(**kwargs)
-        self._target = dict(overlap_threshold=overlap_threshold, ignore_label=-1,
+        self._target = dict(overlap_threshold=overlap_threshold, ignore_label=IGNORE_LABEL,
                             negative_mining_ratio=negative_ratio,
                             negative_mining_thresh=negative_thresh, variances=VARIANCES)
         self._box_weight = box_weight
