@@ -14,6 +14,8 @@ from typing import List, Sequence
 import mxnet as mx
 from mxnet.gluon import HybridBlock, SymbolBlock
 
+from .extras import expander_specs, extra_stage_symbol
+
 __all__ = ['FeatureExpander', 'output_names', 'resolve_output']
 
 
@@ -64,13 +66,11 @@ class FeatureExpander(SymbolBlock):
         traced = network(data)
         prefix = network.prefix
         features = [resolve_output(traced, name, prefix) for name in outputs]
-        init = mx.init.Xavier(rnd_type='gaussian', factor_type='out', magnitude=2)
         y = features[-1]
-        for i, channels in enumerate(filters):
-            transition = max(min_depth, int(round(channels * reduce_ratio)))
-            y = self._conv_bn_relu(y, transition, 1, 1, 0, 'expand_trans_%s{}'.format(i),
-                                   use_bn, init)
-            y = self._conv_bn_relu(y, channels, 3, 2, 1, 'expand_%s{}'.format(i), use_bn, init)
+        for i, spec in enumerate(expander_specs(filters, min_depth, reduce_ratio)):
+            # GluonCV's names: expand_trans_conv0, expand_trans_bn0, ..., expand_relu0
+            y = extra_stage_symbol(y, spec, use_bn, lambda conv, kind, i=i: 'expand_%s%s%d' % (
+                'trans_' if conv == 0 else '', kind, i))
             features.append(y)
         with warnings.catch_warnings():
             # SymbolBlock warns that the input's dtype is unknown until the first call
@@ -78,13 +78,4 @@ class FeatureExpander(SymbolBlock):
             super().__init__(features, data, params=network.collect_params())
         self.backbone_prefix = prefix
         self.feature_names = list(outputs) + ['expand_relu%d' % i for i in range(len(filters))]
-
-    @staticmethod
-    def _conv_bn_relu(x, channels, kernel, stride, pad, name, use_bn, init):
-        x = mx.sym.Convolution(x, num_filter=channels, kernel=(kernel, kernel),
-                               stride=(stride, stride), pad=(pad, pad), no_bias=use_bn,
-                               name=name % 'conv', attr={'__init__': init.dumps()})
-        if use_bn:
-            x = mx.sym.BatchNorm(x, name=name % 'bn')
-        return mx.sym.Activation(x, act_type='relu', name=name % 'relu')
 

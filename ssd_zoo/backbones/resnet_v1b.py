@@ -11,6 +11,8 @@ from typing import Optional, Sequence, Union
 import mxnet as mx
 from mxnet.gluon import HybridBlock, nn
 
+from .. import compat
+from .extras import expander_specs, extra_stage
 from .network import load_network
 
 __all__ = ['ResNetV1bExtractor']
@@ -39,7 +41,6 @@ class ResNetV1bExtractor(HybridBlock):
         if not network.endswith('v1b'):
             raise ValueError('ResNetV1bExtractor needs a *_v1b network, got %r' % network)
         res = load_network(network, pretrained, root, ctx)
-        init = mx.init.Xavier(rnd_type='gaussian', factor_type='out', magnitude=2)
         with self.name_scope():
             self.stage1 = nn.HybridSequential('stage1')
             for name in ('conv1', 'bn1', 'relu', 'maxpool', 'layer1', 'layer2'):
@@ -48,24 +49,14 @@ class ResNetV1bExtractor(HybridBlock):
             self.stage2.add(res.layer3)
             # keep layer3 at stride 8 (its first block's conv and shortcut), so layer4 is 16
             first = res.layer3[0]
-            first.conv1._kwargs['stride'] = (1, 1)  # pylint: disable=protected-access
-            first.downsample[0]._kwargs['stride'] = (1, 1)  # pylint: disable=protected-access
+            compat.set_conv_stride(first.conv1, (1, 1))
+            compat.set_conv_stride(first.downsample[0], (1, 1))
             self.stage2.add(res.layer4)
             self.more_stages = nn.HybridSequential('more_stages')
-            for i, channels in enumerate(filters):
-                stage = nn.HybridSequential('more_stages_%d' % i)
-                stage.add(nn.Conv2D(max(min_depth, int(round(channels * reduce_ratio))), 1,
-                                    use_bias=not use_bn, weight_initializer=init))
-                if use_bn:
-                    stage.add(nn.BatchNorm())
-                stage.add(nn.Activation('relu'))
-                last = i == len(filters) - 1
-                stage.add(nn.Conv2D(channels, 3, strides=2, padding=0 if last else 1,
-                                    use_bias=not use_bn, weight_initializer=init))
-                if use_bn:
-                    stage.add(nn.BatchNorm())
-                stage.add(nn.Activation('relu'))
-                self.more_stages.add(stage)
+            # the last extra layer has no padding: 3x3 -> 1x1 (GluonCV's resnet34_v1b_ssd)
+            pads = [1] * (len(filters) - 1) + [0]
+            for i, spec in enumerate(expander_specs(filters, min_depth, reduce_ratio, pads)):
+                self.more_stages.add(extra_stage(spec, use_bn, 'more_stages_%d_' % i))
         self.feature_names = ['layer2', 'layer4'] + ['more_stages_%d' % i
                                                      for i in range(len(filters))]
 

@@ -5,10 +5,13 @@ constant) is GluonCV's ``VGGAtrousExtractor``, so GluonCV SSD weight files load 
 """
 from __future__ import annotations
 
-from typing import Sequence, Tuple
+from typing import Sequence
 
 import mxnet as mx
 from mxnet.gluon import HybridBlock, nn
+
+from ..defaults import STD, layer_init
+from .extras import ExtraSpec, extra_stage
 
 __all__ = ['VGG_LAYERS', 'VGG_EXTRAS', 'VGGAtrousExtractor', 'L2Normalize']
 
@@ -20,7 +23,6 @@ VGG_LAYERS = {
     19: ((2, 2, 4, 4, 4), (64, 128, 256, 512, 512)),
 }
 
-ExtraSpec = Tuple[Tuple[int, int, int, int], ...]  # (channels, kernel, stride, pad) per conv
 
 #: extra layers after fc7 per base size: each a 1x1 reduction then a 3x3 (or 4x4) conv
 VGG_EXTRAS = {
@@ -36,11 +38,6 @@ VGG_EXTRAS = {
 }
 
 
-def _xavier_kwargs():
-    # Caffe's "msra"-like init used for the SSD layers trained from scratch.
-    return {'weight_initializer': mx.init.Xavier(rnd_type='gaussian', factor_type='out',
-                                                 magnitude=2),
-            'bias_initializer': 'zeros'}
 
 
 class L2Normalize(HybridBlock):
@@ -55,19 +52,6 @@ class L2Normalize(HybridBlock):
 
     def hybrid_forward(self, F, x, scale):  # pylint: disable=arguments-differ
         return F.broadcast_mul(F.L2Normalization(x, mode='channel', eps=self._eps), scale)
-
-
-def _conv_stage(specs: Sequence[Tuple[int, int, int, int]], batch_norm: bool, prefix: str,
-                dilation: int = 1) -> nn.HybridSequential:
-    stage = nn.HybridSequential(prefix=prefix)
-    with stage.name_scope():
-        for channels, kernel, stride, pad in specs:
-            stage.add(nn.Conv2D(channels, kernel, stride, pad, dilation=dilation,
-                                **_xavier_kwargs()))
-            if batch_norm:
-                stage.add(nn.BatchNorm())
-            stage.add(nn.Activation('relu'))
-    return stage
 
 
 class VGGAtrousExtractor(HybridBlock):
@@ -91,19 +75,20 @@ class VGGAtrousExtractor(HybridBlock):
         layers, filters = VGG_LAYERS[num_layers]
         with self.name_scope():
             # Caffe-trained weights expect pixels in [0, 255]; the input is ImageNet-normalized.
-            scale = mx.nd.array([0.229, 0.224, 0.225]).reshape((1, 3, 1, 1)) * 255
+            scale = mx.nd.array(STD).reshape((1, 3, 1, 1)) * 255
             self.init_scale = self.params.get_constant('init_scale', scale)
             self.stages = nn.HybridSequential()
             for count, channels in zip(layers, filters):
-                self.stages.add(_conv_stage([(channels, 3, 1, 1)] * count, batch_norm, ''))
+                self.stages.add(extra_stage(((channels, 3, 1, 1),) * count, batch_norm,
+                                            use_bias=True))
             # fc6 as a 3x3 conv dilated by 6, fc7 as a 1x1 conv (the "atrous" trick)
             fc = nn.HybridSequential(prefix='dilated_')
             with fc.name_scope():
-                fc.add(nn.Conv2D(1024, 3, padding=6, dilation=6, **_xavier_kwargs()))
+                fc.add(nn.Conv2D(1024, 3, padding=6, dilation=6, weight_initializer=layer_init()))
                 if batch_norm:
                     fc.add(nn.BatchNorm())
                 fc.add(nn.Activation('relu'))
-                fc.add(nn.Conv2D(1024, 1, **_xavier_kwargs()))
+                fc.add(nn.Conv2D(1024, 1, weight_initializer=layer_init()))
                 if batch_norm:
                     fc.add(nn.BatchNorm())
                 fc.add(nn.Activation('relu'))
@@ -111,7 +96,7 @@ class VGGAtrousExtractor(HybridBlock):
             self.norm4 = L2Normalize(filters[3], 20)
             self.extras = nn.HybridSequential()
             for i, spec in enumerate(extras):
-                self.extras.add(_conv_stage(spec, batch_norm, 'extra%d_' % i))
+                self.extras.add(extra_stage(spec, batch_norm, 'extra%d_' % i, use_bias=True))
 
     def hybrid_forward(self, F, x, init_scale):  # pylint: disable=arguments-differ
         x = F.broadcast_mul(x, init_scale)
