@@ -5,42 +5,38 @@ mean fill, IoU-constrained random crop, resize with a random interpolation, hori
 computed differently: expand, crop, resize and flip are one affine map, applied by a single
 ``cv2.warpAffine`` from the source image straight to the output size (the expanded canvas is
 never allocated), and the photometric distortion runs on the small output image. Outputs stay
-uint8 HWC; scaling to float and normalizing happens on the device (:func:`normalize_batch`).
+uint8 HWC; scaling to float and normalizing happens on the device
+(:func:`ssd_zoo.data.preprocess.normalize_batch`).
 
 Every random choice comes from the ``rng`` argument (``numpy.random.Generator``), so a sample's
 augmentation is reproducible from its (seed, epoch, index).
 """
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+from typing import Tuple
 
 import cv2
 import numpy as np
 
-__all__ = ['TrainTransform', 'ValTransform', 'random_crop_window', 'normalize_batch',
-           'MEAN', 'STD', 'INTERPOLATIONS']
+from ..boxes import pairwise_iou
+from ..defaults import MEAN, MEAN_PIXEL, STD
+from .preprocess import normalize_batch
 
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
-MEAN_PIXEL = tuple(int(round(m * 255)) for m in MEAN)
+__all__ = ['TrainTransform', 'ValTransform', 'random_crop_window', 'normalize_batch',
+           'pairwise_iou', 'MEAN', 'STD', 'INTERPOLATIONS', 'AUGMENT_PRESETS']
+
 INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA, cv2.INTER_NEAREST,
                   cv2.INTER_LANCZOS4)
+#: named augmentation recipes (``--augment``): TrainTransform options
+AUGMENT_PRESETS = {'full': {},  # the SSD recipe: distort, expand, IoU crop, flip
+                   'flip': dict(distort=False, expand=False, crop=False),
+                   'none': dict(distort=False, expand=False, crop=False, flip=False)}
 #: (min IoU, max IoU) of the crop with every object, one candidate crop per pair (SSD paper)
 CROP_CONSTRAINTS = ((0.1, None), (0.3, None), (0.5, None), (0.7, None), (0.9, None), (None, 1))
 
 
 def _size_pair(size) -> Tuple[int, int]:
     return (size, size) if np.isscalar(size) else (int(size[0]), int(size[1]))
-
-
-def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every row of ``a (P, 4)`` with every row of ``b (Q, 4)``, corners."""
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-12)
 
 
 def random_crop_window(boxes: np.ndarray, width: float, height: float, rng,
@@ -207,14 +203,3 @@ class ValTransform:
         label = label.astype(np.float32).copy()
         label[:, :4] *= [self.width / width, self.height / height] * 2
         return out, label
-
-
-def normalize_batch(batch, mean: Sequence[float] = MEAN, std: Sequence[float] = STD,
-                    ctx: Optional[object] = None):
-    """uint8 ``(B, H, W, 3)`` -> float32 ``(B, 3, H, W)``, ImageNet-normalized, on ``ctx``."""
-    import mxnet as mx
-    x = batch.as_in_context(ctx) if ctx is not None else batch
-    x = x.astype('float32').transpose((0, 3, 1, 2))
-    mean = mx.nd.array([m * 255 for m in mean], ctx=x.context).reshape((1, 3, 1, 1))
-    std = mx.nd.array([s * 255 for s in std], ctx=x.context).reshape((1, 3, 1, 1))
-    return mx.nd.broadcast_div(mx.nd.broadcast_sub(x, mean), std)

@@ -10,20 +10,9 @@ from typing import List, Sequence
 
 import numpy as np
 
+from ..boxes import iou as box_iou
+
 __all__ = ['box_iou', 'same_box', 'tie_groups', 'detection_mismatches']
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of matching rows of two ``(K, 4)`` corner arrays (0 where both are empty)."""
-    lt = np.maximum(a[:, :2], b[:, :2])
-    rb = np.minimum(a[:, 2:], b[:, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
-
-    def area(r):
-        return np.prod(np.clip(r[:, 2:] - r[:, :2], 0, None), axis=1)
-
-    union = area(a) + area(b) - inter
-    return np.divide(inter, union, out=np.zeros_like(union, dtype=float), where=union > 0)
 
 
 def same_box(a: np.ndarray, b: np.ndarray, min_iou: float, tol: float = 0.01) -> bool:

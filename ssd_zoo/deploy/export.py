@@ -16,10 +16,12 @@ import mxnet as mx
 from mxnet import autograd
 from mxnet.gluon import HybridBlock, SymbolBlock, nn
 
-from .data.transforms import MEAN, STD
+from ..defaults import MEAN, STD
+from .common import check_exportable, network_context
+from .model_info import NORMALIZED_INPUT, UINT8_INPUT, write_model_info
 
-__all__ = ['export_model', 'import_block', 'import_module', 'check_exportable', 'FixedSizeSSD',
-           'WithPreprocessing', 'fused_predictions', 'network_context']
+__all__ = ['export_model', 'import_block', 'load_module', 'FixedSizeSSD', 'WithPreprocessing',
+           'fused_predictions', 'export_input']
 
 log = logging.getLogger(__name__)
 
@@ -106,24 +108,18 @@ class WithPreprocessing(HybridBlock):
         return self.net(F.broadcast_div(F.broadcast_sub(x, mean), std))
 
 
-def check_exportable(net, height: int, width: int) -> None:
-    """Raise ValueError naming the problem if ``net`` cannot be exported at ``height x width``:
-    parameters without values, or an input smaller than the network's minimum."""
-    uninitialized = net.uninitialized()
-    if uninitialized:
-        raise ValueError('cannot export: %d parameters are not initialized (%s ...); call '
-                         'net.initialize() or load weights first'
-                         % (len(uninitialized), ', '.join(uninitialized[:3])))
-    smallest = net.min_input_size()
-    if min(height, width) < smallest:
-        raise ValueError('cannot export at %dx%d (HxW): every side must be at least %d pixels '
-                         'for this SSD (base size %d)' % (height, width, smallest, net.base_size))
+def export_input(input_shape: Sequence[int], ctx: mx.Context, preprocess: bool = False):
+    """A zero batch of ``input_shape (B, 3, H, W)`` as the exported graph takes it (uint8
+    ``(B, H, W, 3)`` with ``preprocess``), to trace or to run an export once."""
+    x = mx.nd.zeros(tuple(input_shape), ctx=ctx)
+    return x.transpose((0, 2, 3, 1)).astype('uint8') if preprocess else x
 
 
-def export_model(net, prefix: str, data_shape: Sequence[int] = None, epoch: int = 0,
+def export_model(net, prefix: str, input_shape: Sequence[int] = None, epoch: int = 0,
                  ctx: Optional[mx.Context] = None, fixed_size: bool = False,
-                 preprocess: bool = False) -> Tuple[str, str]:
-    """Write ``PREFIX-symbol.json`` and ``PREFIX-%04d.params`` of the inference graph.
+                 preprocess: bool = False, network: Optional[str] = None) -> Tuple[str, str]:
+    """Write ``PREFIX-symbol.json``, ``PREFIX-%04d.params`` of the inference graph and the
+    model description ``PREFIX-model.json`` (classes, input size and format).
 
     Parameters
     ----------
@@ -131,7 +127,7 @@ def export_model(net, prefix: str, data_shape: Sequence[int] = None, epoch: int 
         An initialized network (hybridized here if it is not yet).
     prefix : str
         Output path prefix; its folder is created.
-    data_shape : sequence of int, optional
+    input_shape : sequence of int, optional
         ``(B, 3, H, W)`` traced once to build the graph; default one image at the base size.
         Without ``fixed_size`` the exported graph accepts other sizes too.
     fixed_size : bool
@@ -139,6 +135,8 @@ def export_model(net, prefix: str, data_shape: Sequence[int] = None, epoch: int 
         graph then only takes that size.
     preprocess : bool
         The graph takes uint8 ``(B, H, W, 3)`` RGB images (:class:`WithPreprocessing`).
+    network : str, optional
+        Backbone name recorded in the description (default: ``net.network_name``).
 
     Returns
     -------
@@ -148,34 +146,25 @@ def export_model(net, prefix: str, data_shape: Sequence[int] = None, epoch: int 
     Raises
     ------
     ValueError
-        The network has uninitialized parameters, or ``data_shape`` is below its minimum.
+        The network has uninitialized parameters, or ``input_shape`` is below its minimum.
     """
-    data_shape = tuple(data_shape or (1, 3, net.base_size, net.base_size))
-    check_exportable(net, *data_shape[2:])
-    folder = os.path.dirname(os.path.abspath(prefix))
-    os.makedirs(folder, exist_ok=True)
-    block = FixedSizeSSD(net, *data_shape[2:]) if fixed_size else net
-    x = mx.nd.zeros(data_shape, ctx=ctx or network_context(net))
+    input_shape = tuple(input_shape or (1, 3, net.base_size, net.base_size))
+    check_exportable(net, *input_shape[2:])
+    os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
+    block = FixedSizeSSD(net, *input_shape[2:]) if fixed_size else net
     if preprocess:
         block = WithPreprocessing(block)
-        x = x.transpose((0, 2, 3, 1)).astype('uint8')
     block.hybridize()
     with autograd.predict_mode():
-        block(x)
+        block(export_input(input_shape, ctx or network_context(net), preprocess))
     block.export(prefix, epoch=epoch)
+    write_model_info(prefix, network if network is not None else getattr(net, 'network_name', ''),
+                     input_shape[2], net.classes,
+                     UINT8_INPUT if preprocess else NORMALIZED_INPUT, format='symbol',
+                     fixed_size=fixed_size, epoch=epoch)
     symbol_file, params_file = '%s-symbol.json' % prefix, '%s-%04d.params' % (prefix, epoch)
     log.info('exported %s and %s', symbol_file, params_file)
     return symbol_file, params_file
-
-
-def network_context(net) -> mx.Context:
-    """The device of the network's (first initialized) parameters; the CPU if none is."""
-    for param in net.collect_params().values():
-        try:
-            return param.list_ctx()[0]
-        except (RuntimeError, AssertionError):
-            continue
-    return mx.cpu()
 
 
 def import_block(prefix: str, epoch: int = 0, ctx: Optional[mx.Context] = None) -> SymbolBlock:
@@ -186,12 +175,12 @@ def import_block(prefix: str, epoch: int = 0, ctx: Optional[mx.Context] = None) 
                                    '%s-%04d.params' % (prefix, epoch), ctx=ctx or mx.cpu())
 
 
-def import_module(prefix: str, data_shape: Sequence[int], epoch: int = 0,
-                  ctx: Optional[mx.Context] = None) -> mx.mod.Module:
-    """Load an exported SSD as a bound ``mx.mod.Module`` for inference on ``data_shape``."""
+def load_module(prefix: str, input_shape: Sequence[int], epoch: int = 0,
+                ctx: Optional[mx.Context] = None) -> mx.mod.Module:
+    """Load an exported SSD as a bound ``mx.mod.Module`` for inference on ``input_shape``."""
     symbol, arg_params, aux_params = mx.model.load_checkpoint(prefix, epoch)
     module = mx.mod.Module(symbol, data_names=['data'], label_names=None,
                            context=ctx or mx.cpu())
-    module.bind(data_shapes=[('data', tuple(data_shape))], for_training=False)
+    module.bind(data_shapes=[('data', tuple(input_shape))], for_training=False)
     module.set_params(arg_params, aux_params)
     return module

@@ -1,106 +1,182 @@
-"""Load a detector from what a user has: a training checkpoint, an exported symbol, or a zoo
-name. Every source gives the network, its class names and its input size."""
+"""Load a detector from what a user has - a training checkpoint, a symbol export (FP32,
+fixed-size, INT8, BF16, uint8-input), an ONNX file or a zoo name - and run it on images.
+
+Every source gives a :class:`Detector`: the network, its class names, its input size and the
+input format it takes, and ``detect(image or path)`` returning boxes in that image's pixels.
+"""
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass
-from typing import List, Optional
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Tuple, Union
 
 import mxnet as mx
+import numpy as np
 
-__all__ = ['Detector', 'load_detector', 'write_model_info', 'read_model_info']
+from ..data.base import read_image
+from ..data.preprocess import normalize_batch
+from ..data.transforms import ValTransform
+from .model_info import NORMALIZED_INPUT, UINT8_INPUT, read_model_info
 
-INFO_SUFFIX = '-model.json'
+__all__ = ['Detector', 'Detections', 'load_detector', 'as_numpy']
+
+
+def as_numpy(array) -> np.ndarray:
+    """An NDArray or array-like as a NumPy array."""
+    return array.asnumpy() if isinstance(array, mx.nd.NDArray) else np.asarray(array)
+
+
+@dataclass
+class Detections:
+    """The detections of one image above a score: ``ids (K,)``, ``scores (K,)``, ``boxes
+    (K, 4)`` corners in the image's own pixels, best first."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+    boxes: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 @dataclass
 class Detector:
-    """A callable network ``net(x) -> (ids, scores, boxes)`` with what it was trained for."""
+    """A network with what it was made for.
 
-    net: object
+    Attributes
+    ----------
+    net : callable
+        ``net(x) -> (ids, scores, boxes)`` on a batch in ``input_format``.
+    classes : list of str
+        Foreground class names (``ids`` index them).
+    data_shape : int
+        The input side the model was made for.
+    source : str
+        Where it was loaded from.
+    network : str
+        Backbone name.
+    input_format : str
+        ``NORMALIZED_INPUT`` (float NCHW) or ``UINT8_INPUT`` (exported with preprocessing).
+    fixed_size : bool
+        The graph takes only ``data_shape x data_shape`` inputs.
+    """
+
+    net: Callable
     classes: List[str]
     data_shape: int
     source: str
     network: str = ''
+    input_format: str = NORMALIZED_INPUT
+    fixed_size: bool = False
+    info: dict = field(default_factory=dict)
 
+    def predict(self, images: np.ndarray, ctx: Optional[mx.Context] = None
+                ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(ids, scores, boxes)`` NumPy batches for uint8 ``(B, H, W, 3)`` RGB images already
+        at the network's input size (as the validation loaders yield them)."""
+        if self.input_format == UINT8_INPUT:
+            x = mx.nd.array(images, dtype='uint8', ctx=ctx or mx.cpu())
+        else:
+            x = normalize_batch(images, ctx=ctx)
+        ids, scores, boxes = (as_numpy(o) for o in self.net(x))
+        return ids, scores, boxes
 
-#: ``input`` of a model info: what the exported graph takes
-NORMALIZED_INPUT = 'float32 NCHW, ImageNet-normalized'
-UINT8_INPUT = 'uint8 NHWC RGB'
+    def detect(self, image: Union[str, np.ndarray], thresh: float = 0.0,
+               ctx: Optional[mx.Context] = None) -> Detections:
+        """Detections of one image (a path, or an HWC RGB uint8 array) with score >=
+        ``thresh``, boxes in the image's own pixels.
 
-
-def write_model_info(prefix: str, network: str, data_shape: int, classes,
-                     input_format: str = NORMALIZED_INPUT, **extra) -> str:
-    """``<prefix>-model.json``: what is needed to rebuild or interpret a saved model.
-
-    ``network`` is the backbone name training scripts take (``--network``), e.g. ``plainnet``;
-    ``input_format`` says what the graph takes; ``extra`` (e.g. ``precision='int8'``) is stored
-    as given.
-    """
-    path = prefix + INFO_SUFFIX
-    with open(path, 'w') as f:
-        json.dump(dict({'network': network, 'data_shape': data_shape, 'classes': list(classes),
-                        'input': input_format}, **extra), f, indent=1)
-    return path
-
-
-def read_model_info(prefix: str) -> dict:
-    """The info written by :func:`write_model_info` (or a training checkpoint's JSON)."""
-    for path in (prefix + INFO_SUFFIX, prefix + '.json'):
-        if os.path.isfile(path):
-            with open(path) as f:
-                info = json.load(f)
-            return info.get('model', info)
-    raise FileNotFoundError('no model description next to %s (expected %s or %s.json)'
-                            % (prefix, prefix + INFO_SUFFIX, prefix))
+        The image is resized to ``data_shape x data_shape`` as in evaluation, and the boxes
+        scaled back to its width and height.
+        """
+        if isinstance(image, str):
+            image = read_image(image)
+        height, width = image.shape[:2]
+        resized, _ = ValTransform(self.data_shape)(image, np.zeros((0, 6), np.float32))
+        ids, scores, boxes = (a[0] for a in self.predict(resized[None], ctx))
+        keep = (ids[:, 0] >= 0) & (scores[:, 0] >= thresh)
+        scale = np.array([width, height] * 2, np.float32) / self.data_shape
+        return Detections(ids[keep, 0].astype(int), scores[keep, 0], boxes[keep] * scale)
 
 
 def load_detector(checkpoint: Optional[str] = None, symbol: Optional[str] = None,
                   model: Optional[str] = None, root: Optional[str] = None,
                   ctx: Optional[mx.Context] = None, onnx: Optional[str] = None) -> Detector:
-    """Exactly one of: ``checkpoint`` (training prefix, e.g. ``runs/x/best``), ``symbol``
-    (export prefix, e.g. ``model/ssd``), ``model`` (zoo name, weights from ``root``), ``onnx``
-    (an exported ``.onnx`` file, run with onnxruntime).
+    """A :class:`Detector` from exactly one source.
 
-    Every returned ``net`` takes normalized ``(B, 3, H, W)`` float images.
+    Parameters
+    ----------
+    checkpoint : str
+        Training checkpoint prefix, e.g. ``runs/x/best``.
+    symbol : str
+        Export prefix, e.g. ``model/ssd`` (any export of :mod:`ssd_zoo.deploy`).
+    model : str
+        Zoo name; weights from ``root`` (GluonCV's file names).
+    onnx : str
+        An exported ``.onnx`` file, run with onnxruntime.
 
     Raises
     ------
     ValueError
-        Not exactly one source, or an export that takes uint8 images (``--preprocess``): those
-        are for deployment, evaluate the checkpoint or a normalized export instead.
+        Not exactly one source.
+    FileNotFoundError
+        The model or its description is missing (the message says which, and how to fix it).
     """
     chosen = [s for s in (checkpoint, symbol, model, onnx) if s]
     if len(chosen) != 1:
         raise ValueError('give exactly one of a checkpoint, an exported symbol or ONNX file, '
                          'or a zoo model')
-    if onnx:
-        from .onnx_export import OnnxDetector
-        info = read_model_info(os.path.splitext(onnx)[0])
-        return Detector(OnnxDetector(onnx), info['classes'], info['data_shape'], onnx,
-                        info.get('network', ''))
     ctx = ctx or mx.cpu()
-    import ssd_zoo
+    if onnx:
+        return _from_onnx(onnx)
     if model:
-        net = ssd_zoo.get_model(model, pretrained=True, root=root, ctx=ctx)
-        net.hybridize()
-        return Detector(net, net.classes, net.base_size, model,
-                        ssd_zoo.zoo.lookup(model)[0].backbone)
+        return _from_zoo(model, root, ctx)
     if symbol:
-        from .export import import_block
-        info = read_model_info(symbol)
-        if info.get('input', NORMALIZED_INPUT) != NORMALIZED_INPUT:
-            raise ValueError('%s takes %s images (exported with --preprocess, for deployment); '
-                             'evaluate the checkpoint or an export without --preprocess'
-                             % (symbol, info['input']))
-        return Detector(import_block(symbol, ctx=ctx), info['classes'], info['data_shape'],
-                        symbol, info.get('network', ''))
-    info = read_model_info(checkpoint)
-    net = ssd_zoo.zoo.model_for_network(info['network'], info['data_shape'], info['classes'],
-                                        pretrained_base=False)
-    from .weights import load_weights
-    load_weights(net, checkpoint + '.params', ctx)
+        return _from_symbol(symbol, ctx)
+    return _from_checkpoint(checkpoint, ctx)
+
+
+def _from_onnx(path: str) -> Detector:
+    from .onnx_export import OnnxDetector
+    if not os.path.isfile(path):
+        raise FileNotFoundError('ONNX file %s is missing' % path)
+    info = read_model_info(os.path.splitext(path)[0])
+    return Detector(OnnxDetector(path), info['classes'], info['data_shape'], path,
+                    info.get('network', ''), fixed_size=True, info=info)
+
+
+def _from_zoo(name: str, root: Optional[str], ctx) -> Detector:
+    from ..zoo import get_model, lookup
+    net = get_model(name, pretrained=True, root=root, ctx=ctx)
     net.hybridize()
-    return Detector(net, list(info['classes']), info['data_shape'], checkpoint,
-                    info['network'])
+    return Detector(net, net.classes, net.base_size, name, lookup(name)[0].backbone)
+
+
+def _from_symbol(prefix: str, ctx) -> Detector:
+    from .export import import_block
+    info = read_model_info(prefix)
+    epoch = info.get('epoch', 0)
+    params = '%s-%04d.params' % (prefix, epoch)
+    for path in ('%s-symbol.json' % prefix, params):
+        if not os.path.isfile(path):
+            raise FileNotFoundError('%s is missing (the export at %s is incomplete: export it '
+                                    'again)' % (path, prefix))
+    return Detector(import_block(prefix, epoch, ctx=ctx), info['classes'], info['data_shape'],
+                    prefix, info.get('network', ''), info.get('input', NORMALIZED_INPUT),
+                    bool(info.get('fixed_size')), info)
+
+
+def _from_checkpoint(prefix: str, ctx) -> Detector:
+    from ..weights import load_weights
+    from ..zoo import model_for_network
+    info = read_model_info(prefix)
+    if not os.path.isfile(prefix + '.params'):
+        raise FileNotFoundError('%s.params is missing (the checkpoint at %s is incomplete)'
+                                % (prefix, prefix))
+    # the MXNet example's networks are known once ssd_zoo.symbol is imported (the scripts do)
+    net = model_for_network(info['network'], info['data_shape'], info['classes'],
+                            pretrained_base=False)
+    load_weights(net, prefix + '.params', ctx)
+    net.hybridize()
+    return Detector(net, list(info['classes']), info['data_shape'], prefix, info['network'],
+                    info=info)

@@ -27,8 +27,10 @@ import numpy as np
 from mxnet import autograd
 from mxnet.gluon import HybridBlock
 
-from .decode import SCORE_THRESH, VARIANCES
-from .export import FixedSizeSSD, check_exportable, fused_predictions, network_context
+from ..defaults import SCORE_THRESH, VARIANCES
+from .common import check_exportable, network_context
+from .export import FixedSizeSSD, fused_predictions
+from .model_info import write_model_info
 
 __all__ = ['export_onnx', 'OnnxDetector', 'OPSET']
 
@@ -53,8 +55,10 @@ class _RawPredictions(HybridBlock):
                                  self._num_classes)
 
 
-def export_onnx(net, path: str, data_shape: Sequence[int], dynamic_batch: bool = True) -> str:
-    """Write ``net`` with its detection step to an ONNX file.
+def export_onnx(net, path: str, input_shape: Sequence[int], dynamic_batch: bool = True,
+                network: Optional[str] = None) -> str:
+    """Write ``net`` with its detection step to an ONNX file, and its model description
+    (``<path without .onnx>-model.json``).
 
     Parameters
     ----------
@@ -62,10 +66,12 @@ def export_onnx(net, path: str, data_shape: Sequence[int], dynamic_batch: bool =
         An initialized network; its ``set_nms`` settings (mode, thresholds) are exported.
     path : str
         Output ``.onnx`` file (its folder is created).
-    data_shape : (B, 3, H, W)
+    input_shape : (B, 3, H, W)
         Input shape; the anchors are constants for ``H x W``.
     dynamic_batch : bool
         Leave the batch dimension free (``B`` is then only used for tracing).
+    network : str, optional
+        Backbone name recorded in the description (default: ``net.network_name``).
 
     Raises
     ------
@@ -73,13 +79,13 @@ def export_onnx(net, path: str, data_shape: Sequence[int], dynamic_batch: bool =
         Uninitialized parameters, or an input smaller than the network's minimum.
     """
     import onnx
-    batch, _, height, width = data_shape
+    batch, _, height, width = input_shape
     check_exportable(net, height, width)
     fixed = FixedSizeSSD(net, height, width)
     body = _RawPredictions(fixed)
     body.hybridize()
     with autograd.predict_mode():
-        body(mx.nd.zeros(tuple(data_shape), ctx=network_context(net)))
+        body(mx.nd.zeros(tuple(input_shape), ctx=network_context(net)))
         symbol = body(mx.sym.var('data'))
     symbol = mx.sym.Group(list(symbol))
     params = {p.name: p.data(network_context(net)).as_in_context(mx.cpu())
@@ -87,7 +93,7 @@ def export_onnx(net, path: str, data_shape: Sequence[int], dynamic_batch: bool =
     params = {k: v for k, v in params.items() if k in set(symbol.list_inputs())}
     os.makedirs(os.path.dirname(os.path.abspath(path)) or '.', exist_ok=True)
     shape = (None if dynamic_batch else batch, 3, height, width)
-    mx.onnx.export_model(symbol, params, [tuple(data_shape)], [np.float32], path,
+    mx.onnx.export_model(symbol, params, [tuple(input_shape)], [np.float32], path,
                          dynamic=True, dynamic_input_shapes=[shape])
     model = onnx.load(path)
     if model.opset_import[0].version < OPSET:
@@ -101,6 +107,10 @@ def export_onnx(net, path: str, data_shape: Sequence[int], dynamic_batch: bool =
                       settings['post_nms'])
     onnx.checker.check_model(model)
     onnx.save(model, path)
+    write_model_info(os.path.splitext(path)[0],
+                     network if network is not None else getattr(net, 'network_name', ''), height,
+                     net.classes, format='onnx', nms_mode=settings['mode'],
+                     batch=None if dynamic_batch else batch)
     log.info('exported %s (%s decoding, %s batch)', path, settings['mode'],
              'dynamic' if dynamic_batch else 'fixed')
     return path

@@ -20,10 +20,15 @@ from typing import Iterable, List, Sequence, Tuple
 
 import mxnet as mx
 
-from .export import FixedSizeSSD, check_exportable, import_block, network_context
+from ..data.loader import make_loader
+from ..data.preprocess import normalize_batch
+from ..data.transforms import ValTransform
+from .common import check_exportable, network_context
+from .export import FixedSizeSSD, import_block
+from .model_info import write_model_info
 
 __all__ = ['quantize_int8', 'to_bfloat16', 'bf16_supported', 'Converted', 'CALIB_MODES',
-           'BF16_UNAVAILABLE']
+           'BF16_UNAVAILABLE', 'calibration_batches']
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +46,22 @@ class Converted:
         ``ids, scores, bboxes`` as the SSD does.
     fp32_layers : list of (name, operator)
         The operators kept in FP32 (everything after the predictors).
-    data_shape : tuple
-        The input shape it was built for.
+    input_shape : tuple
+        The input shape ``(B, 3, H, W)`` it was built for.
+    precision : str
+        ``'int8'`` or ``'bf16'``.
+    classes : list of str
+        The network's classes (written to the model description).
+    network : str
+        The backbone name (written to the model description).
     """
 
     net: mx.gluon.SymbolBlock
     fp32_layers: List[Tuple[str, str]]
-    data_shape: tuple
+    input_shape: tuple
+    precision: str
+    classes: List[str]
+    network: str = ''
 
     def summary(self) -> str:
         """``'40 layers kept FP32 (12 Concat, 8 Reshape, ...)'``."""
@@ -56,25 +70,28 @@ class Converted:
             '%d %s' % (n, op) for op, n in ops.most_common()))
 
     def export(self, prefix: str) -> Tuple[str, str]:
-        """Write ``PREFIX-symbol.json`` / ``PREFIX-0000.params`` (reload with
-        :func:`ssd_zoo.export.import_block`)."""
+        """Write ``PREFIX-symbol.json`` / ``PREFIX-0000.params`` and the model description
+        ``PREFIX-model.json`` (reload with :func:`ssd_zoo.deploy.load_detector`)."""
         os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
-        self.net(mx.nd.zeros(self.data_shape))  # export writes what the traced graph uses
+        self.net(mx.nd.zeros(self.input_shape))  # export writes what the traced graph uses
         self.net.export(prefix)
+        write_model_info(prefix, self.network, self.input_shape[2], self.classes,
+                         format='symbol', fixed_size=True, precision=self.precision,
+                         batch=self.input_shape[0])
         return '%s-symbol.json' % prefix, '%s-0000.params' % prefix
 
 
-def _fixed_size_graph(net, data_shape):
+def _fixed_size_graph(net, input_shape):
     """``(SymbolBlock, layers after the predictors)`` of the fixed-size inference graph.
 
     The converters take the exported graph rather than the Gluon block: it is exactly the graph
     that ships, and its node names locate the predictors.
     """
-    check_exportable(net, *data_shape[2:])
-    block = FixedSizeSSD(net, *data_shape[2:])
+    check_exportable(net, *input_shape[2:])
+    block = FixedSizeSSD(net, *input_shape[2:])
     block.hybridize(static_alloc=True, static_shape=True)
     with mx.autograd.predict_mode():
-        block(mx.nd.zeros(tuple(data_shape), ctx=network_context(net)))
+        block(mx.nd.zeros(tuple(input_shape), ctx=network_context(net)))
     with tempfile.TemporaryDirectory() as tmp:
         prefix = os.path.join(tmp, 'fp32')
         block.export(prefix)
@@ -101,7 +118,25 @@ def _head_layers(symbol: mx.sym.Symbol, predictor_names: Sequence[str]):
             if i not in body and n['op'] != 'null']
 
 
-def _calibration_iter(images, batch_size: int, data_shape):
+def calibration_batches(dataset, side: int, count: int, ctx=None, batch_size: int = 16):
+    """The first ``count`` images of ``dataset``, resized and normalized as for inference.
+
+    Calibrate on images like those the model will see (its training split): random images
+    or random weights give useless ranges.
+    """
+    loader, _ = make_loader(dataset, ValTransform(side), batch_size, shuffle=False,
+                            drop_last=False)
+    batches, seen = [], 0
+    for images, _ in loader:
+        if seen >= count:
+            break
+        images = images[:count - seen]
+        batches.append(normalize_batch(images, ctx=ctx))
+        seen += len(images)
+    return batches
+
+
+def _calibration_iter(images, batch_size: int, input_shape):
     """``(NDArrayIter, image count)`` over the calibration images."""
     if isinstance(images, mx.nd.NDArray):
         batches = [images]
@@ -113,15 +148,15 @@ def _calibration_iter(images, batch_size: int, data_shape):
                          'at least one image of the data the model will see, e.g. '
                          '--num-calib-images 32)')
     data = mx.nd.concat(*batches, dim=0) if len(batches) > 1 else batches[0]
-    if data.shape[1:] != tuple(data_shape[1:]):
+    if data.shape[1:] != tuple(input_shape[1:]):
         raise ValueError('calibration images have shape %s but the model is quantized for %s '
                          '(resize them with ValTransform and normalize them as for inference)'
-                         % (data.shape[1:], tuple(data_shape[1:])))
+                         % (data.shape[1:], tuple(input_shape[1:])))
     return mx.io.NDArrayIter(data=data, batch_size=min(batch_size, data.shape[0]),
                              last_batch_handle='discard'), data.shape[0]
 
 
-def quantize_int8(net, calib_images: Iterable, data_shape: Sequence[int],
+def quantize_int8(net, calib_images: Iterable, input_shape: Sequence[int],
                   calib_mode: str = 'naive', batch_size: int = 16) -> Converted:
     """Post-training INT8 quantization of an SSD for one input size (oneDNN).
 
@@ -131,8 +166,9 @@ def quantize_int8(net, calib_images: Iterable, data_shape: Sequence[int],
         A trained network.
     calib_images : NDArray or iterable of NDArray
         Normalized images ``(n, 3, H, W)`` (as the network takes them), e.g. a few dozen of
-        the validation set. Random weights or random images give useless ranges.
-    data_shape : (B, 3, H, W)
+        the training set (:func:`calibration_batches`). Random weights or random images give
+        useless ranges.
+    input_shape : (B, 3, H, W)
         Input shape of the quantized model.
     calib_mode : str
         ``'naive'`` (min/max of the layer outputs) or ``'entropy'`` (KL-optimal thresholds).
@@ -145,9 +181,9 @@ def quantize_int8(net, calib_images: Iterable, data_shape: Sequence[int],
     from mxnet.contrib.quantization import quantize_net_v2
     if calib_mode not in CALIB_MODES:
         raise ValueError('calibration mode must be one of %s, got %r' % (CALIB_MODES, calib_mode))
-    data_shape = tuple(data_shape)
-    calib, count = _calibration_iter(calib_images, batch_size, data_shape)
-    graph, head = _fixed_size_graph(net, data_shape)
+    input_shape = tuple(input_shape)
+    calib, count = _calibration_iter(calib_images, batch_size, input_shape)
+    graph, head = _fixed_size_graph(net, input_shape)
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='Cannot decide type')
         quantized = quantize_net_v2(graph, quantized_dtype='auto', quantize_mode='smart',
@@ -157,7 +193,8 @@ def quantize_int8(net, calib_images: Iterable, data_shape: Sequence[int],
     quantized.hybridize(static_alloc=True, static_shape=True)
     log.info('quantized to INT8 with %d calibration images (%s); %d layers kept FP32',
              count, calib_mode, len(head))
-    return Converted(quantized, head, data_shape)
+    return Converted(quantized, head, input_shape, 'int8', list(net.classes),
+                     getattr(net, 'network_name', ''))
 
 
 # oneDNN's ISA cap (DNNL_MAX_CPU_ISA / ONEDNN_MAX_CPU_ISA) values that still allow BF16
@@ -182,7 +219,7 @@ def bf16_supported() -> bool:
     return ' avx512_bf16' in flags or ' amx_bf16' in flags
 
 
-def to_bfloat16(net, data_shape: Sequence[int]) -> Converted:
+def to_bfloat16(net, input_shape: Sequence[int]) -> Converted:
     """The SSD with its body in BF16 (oneDNN) for one input size; decoding stays FP32.
 
     Raises
@@ -193,12 +230,13 @@ def to_bfloat16(net, data_shape: Sequence[int]) -> Converted:
     from mxnet.contrib import amp
     if not bf16_supported():
         raise RuntimeError(BF16_UNAVAILABLE)
-    data_shape = tuple(data_shape)
-    graph, head = _fixed_size_graph(net, data_shape)
+    input_shape = tuple(input_shape)
+    graph, head = _fixed_size_graph(net, input_shape)
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='Cannot decide type')
         converted = amp.convert_hybrid_block(graph, target_dtype='bfloat16', ctx=mx.cpu(),
                                              excluded_sym_names=[name for name, _ in head],
-                                             cast_optional_params=True)
+                                             cast_optional_params=False)
     converted.hybridize(static_alloc=True, static_shape=True)
-    return Converted(converted, head, data_shape)
+    return Converted(converted, head, input_shape, 'bf16', list(net.classes),
+                     getattr(net, 'network_name', ''))

@@ -1,0 +1,9 @@
+"""Deprecated path, kept for one release: use :mod:`ssd_zoo.deploy.loading`."""
+from .deploy.loading import *  # noqa: F401,F403
+from .deploy.model_info import (  # noqa: F401
+    INFO_SUFFIX,
+    NORMALIZED_INPUT,
+    UINT8_INPUT,
+    read_model_info,
+    write_model_info,
+)
