@@ -1,0 +1,98 @@
+"""One training step: a batch in, the weights updated, the batch's loss sums out.
+
+The step never waits for the device: its sums come back as an NDArray the caller reads when
+it wants (the loop reads each step's while the next one runs), so Python prepares batch
+``i + 1`` while the engine computes batch ``i``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd
+
+from ..data.preprocess import normalize_batch
+from .loss import SSDMultiBoxLoss, to_multibox_labels
+from .workers import Workers
+
+__all__ = ['TrainStep', 'StepLosses']
+
+
+@dataclass(frozen=True)
+class StepLosses:
+    """The losses of one step, each a sum over the (combined) batch divided by its positives."""
+
+    cls_loss: float
+    box_loss: float
+    positives: float
+
+    @property
+    def finite(self) -> bool:
+        return math.isfinite(self.cls_loss) and math.isfinite(self.box_loss)
+
+
+def _split(array: np.ndarray, contexts, dtype):
+    parts = np.array_split(array, len(contexts))
+    return [mx.nd.array(part, ctx=c, dtype=dtype) for part, c in zip(parts, contexts)]
+
+
+class TrainStep:
+    """Forward, MultiBoxTarget loss, backward and optimizer update of one batch.
+
+    Parameters
+    ----------
+    net : ssd_zoo.SSD
+        The network, its parameters on ``contexts``.
+    trainer : mx.gluon.Trainer
+        Updates the trainable parameters.
+    contexts : sequence of mx.Context
+        The batch is split over them (the loss is normalized by the positives of the whole
+        batch, so the gradient does not depend on the split).
+    workers : Workers, optional
+        With a ``dist_sync`` KVStore the positives and losses are summed over the workers.
+    loss : SSDMultiBoxLoss, optional
+        Default: MultiBoxTarget matching with the defaults of :mod:`ssd_zoo.defaults`.
+
+    Calling it with uint8 ``images (B, H, W, 3)``, pixel ``labels (B, M, >=5)`` and a learning
+    rate returns the NDArray ``[positives, class loss sum, box loss sum]`` of the batch
+    (combined over workers); :meth:`losses` turns it into :class:`StepLosses`.
+    """
+
+    def __init__(self, net, trainer, contexts: Sequence[mx.Context],
+                 workers: Optional[Workers] = None, loss: Optional[SSDMultiBoxLoss] = None):
+        self.net, self.trainer, self.contexts = net, trainer, list(contexts)
+        self.workers = workers or Workers('device')
+        self.loss = loss or SSDMultiBoxLoss()
+        self.loss.hybridize()
+
+    def __call__(self, images: np.ndarray, labels: np.ndarray, lr: float) -> mx.nd.NDArray:
+        self.trainer.set_learning_rate(lr)
+        xs = _split(images, self.contexts, 'uint8')
+        ys = _split(labels, self.contexts, 'float32')
+        home = self.contexts[0]
+        with autograd.record():
+            parts = []
+            for x, y in zip(xs, ys):
+                cls_preds, box_preds, anchors = self.net(normalize_batch(x))
+                targets = to_multibox_labels(y, x.shape[2], x.shape[1])
+                parts.append(self.loss(cls_preds, box_preds, anchors, targets))
+            # positives and loss sums of the combined batch (every device, every worker)
+            local = mx.nd.concat(*[mx.nd.add_n(*[p[k].sum().as_in_context(home) for p in parts])
+                                   for k in (2, 0, 1)], dim=0)
+            sums = self.workers.sum_over_workers(local)
+            num_pos = mx.nd.maximum(sums[0:1], 1.0)
+            losses = [(c.sum() + b.sum()) / num_pos.as_in_context(c.context)
+                      for c, b, _ in parts]
+        autograd.backward(losses)
+        self.trainer.step(1)
+        return sums
+
+    @staticmethod
+    def losses(sums: mx.nd.NDArray) -> StepLosses:
+        """Read (waiting for it) the step's normalized losses."""
+        positives, cls_total, box_total = (float(v) for v in sums.asnumpy())
+        num_pos = max(1.0, positives)
+        return StepLosses(cls_total / num_pos, box_total / num_pos, positives)
