@@ -3,13 +3,19 @@
 >>> import ssd_zoo
 >>> net = ssd_zoo.get_model('ssd_300_vgg16_atrous_voc', pretrained_base=False)
 """
-from .anchors import AnchorLayout, anchor_layouts, paper_sizes
-from .backbones.discovery import inspect_backbone
-from .presets import PRESETS, Preset
-from .ssd import SSD, get_ssd
-from .zoo import get_model, list_models
+# First, before anything loads libmxnet: one OpenMP thread per physical core (MXNet's own
+# default is half the CPUs on x86, i.e. one thread on a 2-core machine without SMT).
+from .runtime import configure_threads
 
-__version__ = '0.1.0'
+configure_threads()
+
+from .anchors import AnchorLayout, anchor_layouts, paper_sizes  # noqa: E402
+from .backbones.discovery import inspect_backbone  # noqa: E402
+from .presets import PRESETS, Preset  # noqa: E402
+from .ssd import SSD, get_ssd  # noqa: E402
+from .zoo import get_model, list_models  # noqa: E402
+
+__version__ = '0.2.0'
 
 __all__ = ['get_model', 'list_models', 'get_ssd', 'SSD', 'inspect_backbone', 'Preset',
            'PRESETS', 'AnchorLayout', 'anchor_layouts', 'paper_sizes', '__version__']

@@ -1,0 +1,216 @@
+"""How many threads MXNet computes with, and what this machine's CPU gives oneDNN.
+
+MXNet starts ``omp_get_num_procs() / 2`` OpenMP threads on x86 when neither
+``OMP_NUM_THREADS`` nor ``MXNET_OMP_MAX_THREADS`` is set: it assumes two hardware threads per
+core (apache/mxnet#10836). On a machine without SMT that is half the cores - one thread on a
+2-core machine. ssd_zoo instead gives MXNet one thread per *physical core available to this
+process*: the CPUs of its affinity mask, SMT siblings counted once, capped by a cgroup CPU
+quota. A user's own ``OMP_NUM_THREADS`` / ``MXNET_OMP_MAX_THREADS`` always wins.
+
+The count must be in the environment before libmxnet is loaded (MXNet reads it once, when
+its OpenMP singleton is built), so ``import ssd_zoo`` applies it before importing mxnet.
+"""
+from __future__ import annotations
+
+import glob
+import logging
+import math
+import os
+import re
+import sys
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Optional
+
+__all__ = ['ThreadChoice', 'choose_threads', 'configure_threads', 'physical_cores',
+           'cgroup_cpu_limit', 'THREAD_VARIABLES', 'describe']
+
+log = logging.getLogger(__name__)
+
+#: variables through which a user sets MXNet's thread count (MXNet reads both)
+THREAD_VARIABLES = ('OMP_NUM_THREADS', 'MXNET_OMP_MAX_THREADS')
+
+
+@dataclass(frozen=True)
+class ThreadChoice:
+    """The thread count chosen for MXNet and why."""
+
+    threads: int
+    reason: str
+    user_set: bool
+
+
+def physical_cores(cpus: Iterable[int], sysfs: str = '/sys/devices/system/cpu') -> int:
+    """Distinct physical cores among ``cpus`` (SMT siblings counted once).
+
+    Cores are told apart by ``(physical_package_id, core_id)`` from sysfs; a CPU without that
+    information counts as a core of its own.
+    """
+    cores = set()
+    for cpu in cpus:
+        topology = os.path.join(sysfs, 'cpu%d' % cpu, 'topology')
+        try:
+            with open(os.path.join(topology, 'physical_package_id')) as f:
+                package = f.read().strip()
+            with open(os.path.join(topology, 'core_id')) as f:
+                core = f.read().strip()
+            cores.add((package, core))
+        except OSError:
+            cores.add(('cpu', str(cpu)))
+    return len(cores)
+
+
+def _cgroup_v2_limit(cgroup_root: str, proc_cgroup: str) -> Optional[float]:
+    paths = [os.path.join(cgroup_root, 'cpu.max')]
+    try:
+        with open(proc_cgroup) as f:
+            for line in f:
+                if line.startswith('0::'):
+                    own = line.strip()[3:].lstrip('/')
+                    if own:
+                        paths.insert(0, os.path.join(cgroup_root, own, 'cpu.max'))
+    except OSError:
+        pass
+    for path in paths:
+        try:
+            with open(path) as f:
+                quota, period = f.read().split()[:2]
+        except (OSError, ValueError):
+            continue
+        return None if quota == 'max' else int(quota) / int(period)
+    return None
+
+
+def _cgroup_v1_limit(cgroup_root: str) -> Optional[float]:
+    for folder in sorted(glob.glob(os.path.join(cgroup_root, 'cpu*'))):
+        try:
+            with open(os.path.join(folder, 'cpu.cfs_quota_us')) as f:
+                quota = int(f.read())
+            with open(os.path.join(folder, 'cpu.cfs_period_us')) as f:
+                period = int(f.read())
+        except (OSError, ValueError):
+            continue
+        return None if quota <= 0 or period <= 0 else quota / period
+    return None
+
+
+def cgroup_cpu_limit(cgroup_root: str = '/sys/fs/cgroup',
+                     proc_cgroup: str = '/proc/self/cgroup') -> Optional[float]:
+    """The CPU quota of this process's cgroup in CPUs (``1.5``), or None when unlimited."""
+    limit = _cgroup_v2_limit(cgroup_root, proc_cgroup)
+    return limit if limit is not None else _cgroup_v1_limit(cgroup_root)
+
+
+def choose_threads(environ: Mapping[str, str] = os.environ, cpus: Optional[Iterable[int]] = None,
+                   sysfs: str = '/sys/devices/system/cpu', cgroup_root: str = '/sys/fs/cgroup',
+                   proc_cgroup: str = '/proc/self/cgroup') -> ThreadChoice:
+    """The OpenMP thread count for MXNet: the user's if set, else one per available core.
+
+    Parameters
+    ----------
+    environ : mapping
+        Where the user's ``OMP_NUM_THREADS`` / ``MXNET_OMP_MAX_THREADS`` are looked up.
+    cpus : iterable of int, optional
+        CPUs this process may run on (default: its affinity mask).
+    sysfs, cgroup_root, proc_cgroup : str
+        Where the topology and the quota are read (tests point them at fake trees).
+    """
+    for name in THREAD_VARIABLES:
+        value = environ.get(name, '').strip()
+        if value:
+            return ThreadChoice(_leading_int(value), '%s=%s set by the user' % (name, value),
+                                True)
+    cpus = sorted(os.sched_getaffinity(0) if cpus is None else cpus)
+    cores = physical_cores(cpus, sysfs)
+    reason = '%d physical core%s among the %d CPU%s this process may use' % (
+        cores, 's' if cores != 1 else '', len(cpus), 's' if len(cpus) != 1 else '')
+    threads = cores
+    quota = cgroup_cpu_limit(cgroup_root, proc_cgroup)
+    if quota is not None and math.ceil(quota) < threads:
+        threads = max(1, math.ceil(quota))
+        reason += ', capped by the cgroup CPU quota of %.2f CPUs' % quota
+    return ThreadChoice(max(1, threads), reason, False)
+
+
+def _leading_int(value: str) -> int:
+    """``OMP_NUM_THREADS`` may be a list (``4,2`` for nested levels): its first number."""
+    match = re.match(r'\s*(\d+)', value)
+    return int(match.group(1)) if match else 1
+
+
+_CHOICE: Optional[ThreadChoice] = None
+
+
+def configure_threads() -> ThreadChoice:
+    """Give MXNet one OpenMP thread per available physical core, unless the user chose.
+
+    Called by ``import ssd_zoo``. Before mxnet is loaded the count goes into
+    ``OMP_NUM_THREADS`` (read by libgomp and MXNet at load time, and inherited by data-loader
+    and worker processes, which the loaders then limit themselves). If mxnet was imported
+    first its thread pool is already sized; ssd_zoo then logs once how to fix it.
+    """
+    global _CHOICE  # pylint: disable=global-statement
+    if _CHOICE is not None:
+        return _CHOICE
+    choice = choose_threads()
+    if not choice.user_set:
+        if 'mxnet' in sys.modules:
+            log.warning('mxnet was imported before ssd_zoo, so it computes with its default '
+                        'threads (half the CPUs on x86); for %d threads (%s) import ssd_zoo '
+                        'first or set OMP_NUM_THREADS=%d', choice.threads, choice.reason,
+                        choice.threads)
+        else:
+            os.environ['OMP_NUM_THREADS'] = str(choice.threads)
+    _CHOICE = choice
+    return choice
+
+
+def describe() -> dict:
+    """What MXNet runs with here: build features, oneDNN's ISA, threads and why."""
+    import mxnet as mx
+    choice = configure_threads()
+    features = [f.name for f in mx.runtime.Features().values() if f.enabled]
+    return {'mxnet': mx.__version__, 'features': features, 'cpu': cpu_model(),
+            'onednn_isa': onednn_isa(), 'threads': choice.threads,
+            'threads_reason': choice.reason,
+            'omp_num_threads_env': os.environ.get('OMP_NUM_THREADS')}
+
+
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (``'unknown'`` elsewhere)."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return 'unknown'
+
+
+#: oneDNN's ISA names from the best the CPU flags allow, first match wins
+_ISA_BY_FLAGS = (('AVX512_CORE_AMX', ('amx_int8', 'amx_bf16', 'avx512_vnni')),
+                 ('AVX512_CORE_BF16', ('avx512_bf16', 'avx512_vnni')),
+                 ('AVX512_CORE_VNNI', ('avx512_vnni',)),
+                 ('AVX512_CORE', ('avx512f', 'avx512bw', 'avx512vl')),
+                 ('AVX2_VNNI', ('avx2', 'avx_vnni')),
+                 ('AVX2', ('avx2',)),
+                 ('AVX', ('avx',)),
+                 ('SSE41', ('sse4_1',)))
+_ISA_ORDER = [name for name, _ in _ISA_BY_FLAGS][::-1]
+
+
+def onednn_isa() -> str:
+    """The instruction set oneDNN dispatches to: the best the CPU has, lowered by a
+    ``DNNL_MAX_CPU_ISA`` / ``ONEDNN_MAX_CPU_ISA`` cap."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            flags = set(next((line for line in f if line.startswith('flags')), '')
+                        .split(':', 1)[-1].split())
+    except OSError:
+        flags = set()
+    best = next((name for name, needed in _ISA_BY_FLAGS if flags.issuperset(needed)), 'unknown')
+    cap = (os.environ.get('ONEDNN_MAX_CPU_ISA') or os.environ.get('DNNL_MAX_CPU_ISA') or '')
+    cap = cap.upper()
+    if best in _ISA_ORDER and cap in _ISA_ORDER and _ISA_ORDER.index(cap) < _ISA_ORDER.index(best):
+        return '%s (capped by DNNL_MAX_CPU_ISA; the CPU has %s)' % (cap, best)
+    return best
