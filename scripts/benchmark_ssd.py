@@ -16,6 +16,9 @@ images at 300 and 512, then training-step images/s of the two training loops (au
 targets, forward, backward, update; one process) on the same model and batch. Writes
 ``benchmarks/pipeline.md``.
 """
+import ssd_zoo  # first: one MXNet thread per core, before libmxnet loads
+
+# isort: split
 import argparse
 import os
 import platform
@@ -44,8 +47,9 @@ def gluoncv_twin(net):
                     sizes=[lay.size for lay in layouts] + [layouts[-1].next_size],
                     ratios=[list(lay.ratios) for lay in layouts],
                     steps=[lay.step for lay in layouts], classes=net.classes)
+    from ssd_zoo.compat import is_uninitialized
     for param in twin.collect_params().values():  # new predictors, stored anchors
-        if param._data is None and not param._deferred_init:  # pylint: disable=W0212
+        if is_uninitialized(param):
             param.initialize()
     twin(mx.nd.zeros((1, 3, net.base_size, net.base_size)))  # settle deferred shapes
     for mine, theirs in ((net.class_predictors, twin.class_predictors),
@@ -60,9 +64,8 @@ def load_subject(name):
     """``(ssd_zoo net, GluonCV net, side, trained)`` with the same architecture and weights."""
     import gluoncv
 
-    import ssd_zoo
     if name == 'main':
-        from ssd_zoo.loading import load_detector
+        from ssd_zoo.deploy import load_detector
         if not os.path.isfile(MAIN_CHECKPOINT + '.params'):
             sys.exit('no %s.params: run `make run` first (it trains the model measured here)'
                      % MAIN_CHECKPOINT)
@@ -83,23 +86,16 @@ def load_subject(name):
 
 def shapes_batches(side, batch, count, split='val'):
     """Normalized ``shapes`` images (real pixels, for calibration and timing)."""
-    from ssd_zoo.data import ValTransform, build_datasets, make_loader
-    from ssd_zoo.data.transforms import normalize_batch
+    from ssd_zoo.data import build_datasets
+    from ssd_zoo.deploy import calibration_batches
     train, val = build_datasets('shapes', None, None)
-    loader, _ = make_loader(train if split == 'train' else val, ValTransform(side), batch,
-                            shuffle=False)
-    batches = []
-    for images, _ in loader:
-        batches.append(normalize_batch(mx.nd.array(images, dtype='uint8')))
-        if len(batches) * batch >= count:
-            break
-    return batches
+    return calibration_batches(train if split == 'train' else val, side, count, batch_size=batch)
 
 
 def build_contenders(net, reference, side, batch, tmp):
     """label -> callable running one batch, for every precision and runtime."""
-    from ssd_zoo.onnx_export import OnnxDetector, export_onnx
-    from ssd_zoo.quantize import bf16_supported, quantize_int8, to_bfloat16
+    from ssd_zoo.deploy import bf16_supported, quantize_int8, to_bfloat16
+    from ssd_zoo.deploy.onnx_export import OnnxDetector, export_onnx
     shape = (batch, 3, side, side)
     calib = shapes_batches(side, 16, 32, 'train')
     contenders = {GLUONCV: reference, 'ssd_zoo FP32': net,
@@ -288,9 +284,8 @@ def bench_training_step(samples, batch, iterations, name='ssd_300_mobilenet0.25_
     import numpy as np
     from gluoncv.data.transforms.presets.ssd import SSDDefaultTrainTransform
 
-    import ssd_zoo
-    from ssd_zoo.data import TrainTransform, batchify, normalize_batch
-    from ssd_zoo.train.loss import SSDMultiBoxLoss, to_multibox_labels
+    from ssd_zoo.data import TrainTransform, batchify
+    from ssd_zoo.train import TrainStep
     size = 300
     reference = gluoncv.model_zoo.get_model(name, pretrained_base=False)
     reference.initialize()
@@ -300,12 +295,12 @@ def bench_training_step(samples, batch, iterations, name='ssd_300_mobilenet0.25_
     gluoncv_loss = gluoncv.loss.SSDMultiBoxLoss()
     ours = ssd_zoo.get_model(name, pretrained_base=False)
     ours.initialize()
-    ours_tf, ours_loss = TrainTransform(size), SSDMultiBoxLoss()
+    ours_tf = TrainTransform(size)
     for net in (reference, ours):
         net.hybridize(static_alloc=True, static_shape=True)
-    ours_loss.hybridize()
     trainers = {id(net): mx.gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 1e-4})
                 for net in (reference, ours)}
+    ours_train_step = TrainStep(ours, trainers[id(ours)], [mx.cpu()])
     rng = np.random.default_rng(0)
 
     def gluoncv_step(chunk):
@@ -323,14 +318,7 @@ def bench_training_step(samples, batch, iterations, name='ssd_300_mobilenet0.25_
 
     def ours_step(chunk):
         images, labels = batchify([ours_tf(image, label, rng) for image, label in chunk])
-        x = normalize_batch(mx.nd.array(images, dtype='uint8'))
-        with mx.autograd.record():
-            cls_preds, box_preds, anchors_ = ours(x)
-            c, b, n = ours_loss(cls_preds, box_preds, anchors_,
-                                to_multibox_labels(mx.nd.array(labels), size, size))
-            loss = (c.sum() + b.sum()) / mx.nd.maximum(n.sum(), 1)
-        loss.backward()
-        trainers[id(ours)].step(1)
+        ours_train_step(images, labels, 1e-4)
         mx.nd.waitall()
 
     chunks = [samples[i:i + batch] for i in range(0, batch * iterations, batch)]

@@ -8,15 +8,13 @@ The result takes ``data`` (mean-subtracted pixels, B x 3 x H x W) and returns de
 ``(B, N, 6)`` rows ``[id, score, xmin, ymin, xmax, ymax]`` (normalized; id -1 for none), and
 loads with ``mx.mod.Module`` or ``gluon.SymbolBlock.imports``.
 """
-import argparse
-import sys
 
+from ssd_zoo.cli.common import run, script_parser
 from ssd_zoo.symbol.deploy import deploy_checkpoint
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument('--prefix', required=True, help='training checkpoint prefix')
     p.add_argument('--epoch', type=int, required=True)
     p.add_argument('--out', default=None, help='output prefix (default PREFIX_deploy)')
@@ -33,7 +31,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    try:
-        sys.exit(main())
-    except (ValueError, FileNotFoundError, OSError) as err:
-        sys.exit('deploy.py: %s' % err)
+    run(main)

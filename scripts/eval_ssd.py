@@ -2,24 +2,27 @@
 """Evaluate a detector: VOC07 11-point mAP, VOC area mAP, COCO AP, per-class AP, PR curves.
 
     python scripts/eval_ssd.py --checkpoint runs/main/best
-    python scripts/eval_ssd.py --symbol runs/main/export/ssd --metrics voc07 coco
-    python scripts/eval_ssd.py --onnx runs/main/export/ssd.onnx --batch-size 1
+    python scripts/eval_ssd.py --symbol runs/main/export/ssd_300_plainnet_shapes \
+        --metrics voc07 coco
+    python scripts/eval_ssd.py --symbol runs/main/export/ssd_300_plainnet_shapes_int8
+    python scripts/eval_ssd.py --onnx runs/main/export/ssd_300_plainnet_shapes.onnx
+
+Every export of export_ssd.py and quantize_ssd.py loads as it is (its PREFIX-model.json
+says the classes, the input size and the input format).
 """
-import argparse
 import json
 import os
 
-from _common import add_model_flags, context, load, run
 from tqdm import tqdm
 
+from ssd_zoo.cli.common import add_model_flags, device, load_model, run, script_parser
 from ssd_zoo.data import DATASETS, ValTransform, build_datasets, make_loader
 from ssd_zoo.evaluation import METRICS, evaluate, per_class_table
 from ssd_zoo.viz import plot_pr_curves
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = script_parser(__doc__)
     add_model_flags(p, onnx=True)
     p.add_argument('--dataset', choices=DATASETS, default='shapes')
     p.add_argument('--dataset-root', default=None)
@@ -28,11 +31,11 @@ def main(argv=None):
     p.add_argument('--num-workers', type=int, default=1)
     p.add_argument('--out', default=None, help='folder for the PR-curve PNG and results JSON')
     args = p.parse_args(argv)
-    det = load(args)
+    det = load_model(args)
     _, val = build_datasets(args.dataset, args.dataset_root, det.classes)
     loader, _ = make_loader(val, ValTransform(det.data_shape), args.batch_size, shuffle=False,
                             num_workers=args.num_workers, drop_last=False)
-    result = evaluate(det.net, loader, det.classes, args.metrics, context(args),
+    result = evaluate(det, loader, det.classes, args.metrics, device(args),
                       progress=lambda it: tqdm(it, desc='evaluating', leave=False))
     print('%s on %d %s validation images (%.1f img/s)'
           % (det.source, result['images'], args.dataset, result['img_per_s']))

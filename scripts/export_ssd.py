@@ -7,28 +7,20 @@
     python scripts/export_ssd.py --checkpoint runs/main/best --format onnx --out model/ssd
     python scripts/export_ssd.py --model ssd_512_resnet50_v1_voc --root ~/.mxnet/models --out m
 
-Symbol exports reload with ``ssd_zoo.export.import_block`` (Gluon) or ``import_module``
-(Module); ONNX files run with onnxruntime (``ssd_zoo.onnx_export.OnnxDetector``). Every export
-is reloaded and run once before the script reports success.
+Every export loads with eval_ssd.py / demo_ssd.py (``--symbol PREFIX`` or ``--onnx
+PREFIX.onnx``) and with ``ssd_zoo.deploy.load_detector``; symbol exports also with
+``ssd_zoo.deploy.import_block`` (Gluon) or ``load_module`` (Module). Every export is reloaded
+and run once before the script reports success. ONNX needs the extra: pip install
+'ssd_zoo[onnx]'.
 """
-import argparse
-
-import mxnet as mx
-from _common import add_model_flags, context, load, run
-
+from ssd_zoo.cli.common import UsageError, converter_parser, device, load_model, run
 from ssd_zoo.decode import MODES
-from ssd_zoo.export import export_model, import_block
-from ssd_zoo.loading import NORMALIZED_INPUT, UINT8_INPUT, write_model_info
+from ssd_zoo.deploy import export_model, load_detector
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_model_flags(p)
-    p.add_argument('--out', required=True, help='output prefix (ONNX: PREFIX.onnx)')
+    p = converter_parser(__doc__, 'output prefix (ONNX: PREFIX.onnx)')
     p.add_argument('--format', choices=('symbol', 'onnx'), default='symbol')
-    p.add_argument('--data-shape', type=int, default=None, help='side traced (default: base)')
-    p.add_argument('--batch-size', type=int, default=1, help='batch traced')
     p.add_argument('--fixed-size', action='store_true',
                    help='symbol: store the anchors of --data-shape (faster; only that size)')
     p.add_argument('--preprocess', action='store_true',
@@ -39,32 +31,33 @@ def main(argv=None):
                    help='decoding exported (default: the model\'s, multibox)')
     args = p.parse_args(argv)
     if args.format == 'onnx' and args.preprocess:
-        p.error('--preprocess applies to symbol exports')
-    det = load(args)
+        raise UsageError('--preprocess applies to symbol exports, not --format onnx')
+    det = load_model(args)
     if args.nms_mode:
         det.net.set_nms(**dict(det.net.nms_settings, mode=args.nms_mode))
     side = args.data_shape or det.data_shape
     shape = (args.batch_size, 3, side, side)
-    x = mx.nd.zeros(shape, ctx=context(args))
     if args.format == 'onnx':
-        from ssd_zoo.onnx_export import OnnxDetector, export_onnx
-        path = export_onnx(det.net, args.out + '.onnx', shape,
+        from ssd_zoo.deploy.onnx_export import export_onnx
+        path = export_onnx(det.net, args.out + '.onnx', shape, network=det.network,
                            dynamic_batch=not args.fixed_batch)
-        OnnxDetector(path)(x)  # the export must run
-        write_model_info(args.out, det.network, side, det.classes)
-        print('exported %s (%s decoding)' % (path, det.net.nms_settings['mode']))
-        return 0
-    symbol_file, params_file = export_model(det.net, args.out, shape, ctx=context(args),
-                                            fixed_size=args.fixed_size,
-                                            preprocess=args.preprocess)
-    write_model_info(args.out, det.network, side, det.classes,
-                     UINT8_INPUT if args.preprocess else NORMALIZED_INPUT,
-                     fixed_size=args.fixed_size)
-    if args.preprocess:
-        x = x.transpose((0, 2, 3, 1)).astype('uint8')
-    import_block(args.out, ctx=context(args))(x)  # the export must reload and run
-    print('exported %s and %s' % (symbol_file, params_file))
+        files = [path]
+        reloaded = load_detector(onnx=path)
+    else:
+        files = export_model(det.net, args.out, shape, ctx=device(args),
+                             fixed_size=args.fixed_size, preprocess=args.preprocess,
+                             network=det.network)
+        reloaded = load_detector(symbol=args.out, ctx=device(args))
+    reloaded.detect(_blank(side), ctx=device(args))  # the export must reload and run
+    print('exported %s (%s decoding); reload with --%s %s'
+          % (' and '.join(files), det.net.nms_settings['mode'], args.format,
+             files[0] if args.format == 'onnx' else args.out))
     return 0
+
+
+def _blank(side):
+    import numpy as np
+    return np.zeros((side, side, 3), np.uint8)
 
 
 if __name__ == '__main__':

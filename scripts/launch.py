@@ -29,6 +29,9 @@ import sys
 import threading
 import time
 
+from ssd_zoo.cli.common import run
+from ssd_zoo.runtime import configure_threads
+
 ROLES_ENV = ('DMLC_ROLE', 'DMLC_PS_ROOT_URI', 'DMLC_PS_ROOT_PORT', 'DMLC_NUM_SERVER',
              'DMLC_NUM_WORKER')
 
@@ -91,6 +94,14 @@ def outward_ip(towards):
         return s.getsockname()[0]
 
 
+def local_threads(workers: int):
+    """MXNet threads of each local worker: this machine's cores shared among the workers
+    (ssd_zoo would give every one of them all the cores), servers and scheduler one each;
+    None when the user set OMP_NUM_THREADS / MXNET_OMP_MAX_THREADS (theirs is passed on)."""
+    choice = configure_threads()
+    return None if choice.user_set else max(1, choice.threads // max(1, workers))
+
+
 def plan(args):
     """``[(name, argv, env)]``: the scheduler, the servers, then the workers."""
     roles = [('scheduler', 'scheduler')]
@@ -105,10 +116,13 @@ def plan(args):
     common = {'DMLC_PS_ROOT_URI': root, 'DMLC_PS_ROOT_PORT': str(port),
               'DMLC_NUM_SERVER': str(args.num_servers), 'DMLC_NUM_WORKER': str(args.num_workers)}
     jobs = []
+    threads = local_threads(args.num_workers)
     for k, (name, role) in enumerate(roles):
         env = dict(common, DMLC_ROLE=role)
         if args.launcher == 'local':
             env['DMLC_NODE_HOST'] = '127.0.0.1'  # bind every process to loopback only
+            if threads:
+                env['OMP_NUM_THREADS'] = str(threads if role == 'worker' else 1)
             jobs.append((name, list(args.command), env))
         elif role == 'scheduler':
             env['DMLC_NODE_HOST'] = root
@@ -226,7 +240,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    try:
-        sys.exit(main())
-    except (ValueError, OSError) as err:
-        sys.exit('launch.py: %s' % err)
+    run(main)

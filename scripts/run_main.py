@@ -11,31 +11,33 @@
 
 Everything lands in runs/main/ (override with --out).
 """
-import argparse
 import json
 import os
-import sys
 import time
 from functools import partial
-from itertools import islice
 
-import mxnet as mx
 import numpy as np
 from tqdm import tqdm
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ssd_zoo.cli.common import contexts, run, script_parser
+from ssd_zoo.cli.training import TrainRequest, train_model
+from ssd_zoo.data import ValTransform, build_datasets, make_loader, read_image
+from ssd_zoo.deploy import (
+    calibration_batches,
+    detection_mismatches,
+    export_model,
+    load_detector,
+    quantize_int8,
+)
+from ssd_zoo.evaluation import evaluate, per_class_table, predict_loader
+from ssd_zoo.train import TrainConfig
+from ssd_zoo.viz import draw_detections, plot_pr_curves
 
-import demo_ssd  # noqa: E402
-import train_ssd  # noqa: E402
-
-from ssd_zoo.data import ValTransform, build_datasets, make_loader, normalize_batch  # noqa: E402
-from ssd_zoo.evaluation import evaluate, per_class_table  # noqa: E402
-from ssd_zoo.export import export_model  # noqa: E402
-from ssd_zoo.loading import load_detector, write_model_info  # noqa: E402
-from ssd_zoo.viz import draw_detections, plot_pr_curves  # noqa: E402
+#: the recipe of the main job (TrainConfig's defaults otherwise)
+EPOCHS = 8
 
 
-def detection_grid(det, paths, ctx, out_png):
+def detection_grid(det, paths, out_png):
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -43,9 +45,9 @@ def detection_grid(det, paths, ctx, out_png):
     rows = -(-len(paths) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 4 * rows))
     for ax, path in zip(np.ravel(axes), paths):
-        image, ids, scores, boxes = demo_ssd.detect(det, path, ctx, 0.5)
-        draw_detections(image, boxes, scores, ids, det.classes, thresh=0.5, ax=ax,
-                        title=os.path.basename(path))
+        found = det.detect(path, 0.5)
+        draw_detections(read_image(path), found.boxes, found.scores, found.ids, det.classes,
+                        thresh=0.5, ax=ax, title=os.path.basename(path))
     for ax in np.ravel(axes)[len(paths):]:
         ax.axis('off')
     fig.tight_layout()
@@ -53,69 +55,63 @@ def detection_grid(det, paths, ctx, out_png):
     plt.close(fig)
 
 
-def check_deployment(det, val, loader, ctx, prefix, fp32_map):
-    """ONNX (detections compared image by image with MXNet's) and INT8 (mAP) of the model."""
-    from ssd_zoo.agreement import detection_mismatches
-    from ssd_zoo.data import build_datasets
-    from ssd_zoo.evaluation import predict_loader
-    from ssd_zoo.onnx_export import OnnxDetector, export_onnx
-    from ssd_zoo.quantize import quantize_int8
+def check_onnx(det, loader, ctx, prefix):
+    """ONNX export, its detections compared image by image with MXNet's, and its mAP."""
+    from ssd_zoo.deploy.onnx_export import export_onnx
     side = det.data_shape
-    onnx_path = export_onnx(det.net, prefix + '.onnx', (1, 3, side, side))
-    onnx = OnnxDetector(onnx_path)
-    mismatched, images = [], 0
-    for ours, theirs in zip(predict_loader(det.net, loader, ctx),
-                            predict_loader(onnx, loader, ctx)):
+    onnx = load_detector(onnx=export_onnx(det.net, prefix + '.onnx', (1, 3, side, side)))
+    mismatched, images = 0, 0
+    for ours, theirs in zip(predict_loader(det, loader, ctx), predict_loader(onnx, loader, ctx)):
         for b in range(len(ours[0])):
-            if detection_mismatches([o[b] for o in ours[:3]], [t[b] for t in theirs[:3]]):
-                mismatched.append(images)
+            mismatched += bool(detection_mismatches([o[b] for o in ours[:3]],
+                                                    [t[b] for t in theirs[:3]]))
             images += 1
     onnx_map = evaluate(onnx, loader, det.classes, ('voc07',), ctx)['voc07']['mAP']
     print('ONNX: %s; detections equal to MXNet\'s (same classes, IoU > 0.99, |score| < 1e-4, '
           'ties in any order) on %d of %d images; VOC07 mAP %.4f'
-          % (onnx_path, images - len(mismatched), images, onnx_map))
+          % (onnx.source, images - mismatched, images, onnx_map))
+    return {'onnx': onnx.source, 'onnx_voc07_map': onnx_map,
+            'onnx_images_differing_from_mxnet': mismatched, 'onnx_images_compared': images}
 
-    train, _ = build_datasets('shapes', None, det.classes)
-    calib, _ = make_loader(train, ValTransform(side), 16, shuffle=False)
-    calib_images = [normalize_batch(mx.nd.array(images_, dtype='uint8', ctx=ctx))
-                    for images_, _ in islice(calib, 2)]
-    int8 = quantize_int8(det.net, calib_images, (1, 3, side, side))
+
+def check_int8(det, train, val, ctx, prefix, fp32_map):
+    """INT8 export calibrated on 32 training images, reloaded, and its mAP."""
+    side = det.data_shape
+    int8 = quantize_int8(det.net, calibration_batches(train, side, 32, ctx), (1, 3, side, side))
     int8.export(prefix + '_int8')
+    reloaded = load_detector(symbol=prefix + '_int8', ctx=ctx)
     one_by_one, _ = make_loader(val, ValTransform(side), 1, shuffle=False, drop_last=False)
-    int8_map = evaluate(int8.net, one_by_one, det.classes, ('voc07',), ctx)['voc07']['mAP']
+    int8_map = evaluate(reloaded, one_by_one, det.classes, ('voc07',), ctx)['voc07']['mAP']
     print('INT8: %s_int8-symbol.json, %s; VOC07 mAP %.4f (FP32 %.4f, %+.2f points)'
           % (prefix, int8.summary(), int8_map, fp32_map, 100 * (int8_map - fp32_map)))
-    return {'onnx': onnx_path, 'onnx_voc07_map': onnx_map,
-            'onnx_images_differing_from_mxnet': len(mismatched), 'onnx_images_compared': images,
-            'int8_voc07_map': int8_map, 'int8_export': prefix + '_int8',
+    return {'int8_voc07_map': int8_map, 'int8_export': prefix + '_int8',
             'int8_fp32_layers': len(int8.fp32_layers)}
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument('--out', default=os.path.join('runs', 'main'))
-    p.add_argument('--epochs', type=int, default=8)
+    p.add_argument('--epochs', type=int, default=EPOCHS)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--skip-training', action='store_true',
                    help='evaluate, export and draw the checkpoint already in --out')
     args = p.parse_args(argv)
-    ctx = mx.cpu()
+    ctx = contexts()[0]
     start = time.time()
 
     if not args.skip_training:
         print('== 1-2. data and training')
-        train_ssd.main(['--network', 'plainnet', '--data-shape', '300', '--dataset', 'shapes',
-                        '--epochs', str(args.epochs), '--seed', str(args.seed),
-                        '--save-prefix', args.out, '--save-interval', '0'])
+        train_model(TrainConfig(epochs=args.epochs, seed=args.seed, save_dir=args.out,
+                                save_interval=0, network='plainnet'),
+                    TrainRequest('shapes'), [ctx])
     train_minutes = (time.time() - start) / 60
 
     print('== 3. evaluation of the best checkpoint')
     det = load_detector(checkpoint=os.path.join(args.out, 'best'), ctx=ctx)
-    _, val = build_datasets('shapes', None, det.classes)
+    train, val = build_datasets('shapes', None, det.classes)
     loader, _ = make_loader(val, ValTransform(det.data_shape), 16, shuffle=False,
                             drop_last=False)
-    result = evaluate(det.net, loader, det.classes, ('voc07', 'voc'), ctx,
+    result = evaluate(det, loader, det.classes, ('voc07', 'voc'), ctx,
                       progress=partial(tqdm, desc='evaluating', leave=False, disable=None))
     print(per_class_table(result, ('voc07', 'voc')))
     plot_pr_curves(result['detections'], det.classes, os.path.join(args.out, 'pr_curves.png'))
@@ -123,25 +119,23 @@ def main(argv=None):
     print('== 4. export and reload')
     prefix = os.path.join(args.out, 'export', 'ssd_300_plainnet_shapes')
     export_model(det.net, prefix, ctx=ctx)
-    write_model_info(prefix, det.network, det.data_shape, det.classes)
     exported = load_detector(symbol=prefix, ctx=ctx)
-    exported_map = evaluate(exported.net, loader, det.classes, ('voc07',), ctx)['voc07']['mAP']
+    exported_map = evaluate(exported, loader, det.classes, ('voc07',), ctx)['voc07']['mAP']
     print('exported model: %s-symbol.json, VOC07 mAP %.4f (Gluon %.4f)'
           % (prefix, exported_map, result['voc07']['mAP']))
-
-    deploy = check_deployment(det, val, loader, ctx, prefix, result['voc07']['mAP'])
+    deploy = check_onnx(det, loader, ctx, prefix)
+    deploy.update(check_int8(det, train, val, ctx, prefix, result['voc07']['mAP']))
 
     print('== 5. detections on validation images')
     picture = os.path.join(args.out, 'detections.png')
-    detection_grid(exported, [val.image_path(i) for i in range(6)], ctx, picture)
+    detection_grid(exported, [val.image_path(i) for i in range(6)], picture)
 
     summary = {'model': 'ssd_300_plainnet_custom (shapes classes)',
                'voc07_map': result['voc07']['mAP'], 'voc_map': result['voc']['mAP'],
                'per_class_voc07': result['voc07']['per_class'],
                'exported_voc07_map': exported_map, 'eval_img_per_s': result['img_per_s'],
                'train_minutes': train_minutes, 'total_minutes': (time.time() - start) / 60,
-               **deploy,
-               'epochs': args.epochs, 'export': prefix, 'detections_png': picture}
+               **deploy, 'epochs': args.epochs, 'export': prefix, 'detections_png': picture}
     with open(os.path.join(args.out, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=1)
     print('== summary: VOC07 mAP %.4f, VOC mAP %.4f on shapes-val; trained %.1f min, total '
@@ -151,4 +145,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    run(main)

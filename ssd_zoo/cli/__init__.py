@@ -1,14 +1,20 @@
-"""The ``ssd-zoo`` command: look inside backbones and models.
+"""The ``ssd-zoo`` command: look inside backbones and models, and at this machine.
 
     ssd-zoo list [PATTERN]
     ssd-zoo inspect resnet101_v1 --size 512 [--all]
     ssd-zoo anchors ssd_300_vgg16_atrous_voc [--size 300 | --size 384x512] [--out a.png]
+    ssd-zoo info
+
+The package :mod:`ssd_zoo.cli` is also the layer the scripts share (:mod:`.common`,
+:mod:`.training`).
 """
 from __future__ import annotations
 
 import argparse
 import sys
 import warnings
+
+from .common import KNOWN_ERRORS
 
 
 def _size(text: str):
@@ -19,17 +25,17 @@ def _size(text: str):
 
 
 def cmd_list(args) -> int:
-    from .zoo import list_models
+    from ..zoo import list_models
     for name in list_models(args.pattern):
         print(name)
     return 0
 
 
 def cmd_inspect(args) -> int:
-    from .backbones.discovery import inspect_backbone
+    from ..backbones.discovery import inspect_backbone
     table = inspect_backbone(args.backbone, args.size)
     if not args.all:
-        from .backbones.discovery import BackboneTable
+        from ..backbones.discovery import BackboneTable
         table = BackboneTable(table.last_of_each_stride(), table.network, table.size)
         print('(the last output of each stride; --all lists every candidate)')
     print(table)
@@ -38,7 +44,7 @@ def cmd_inspect(args) -> int:
 
 def anchor_report(net, height: int, width: int):
     """Lines of per-head feature size, anchors per cell and totals, and the total."""
-    from .anchors import anchors_per_head
+    from ..anchors import anchors_per_head
     heads = anchors_per_head(net, height, width)
     lines = ['%-5s %9s %9s %8s' % ('head', 'map', 'per cell', 'anchors')]
     total = 0
@@ -52,7 +58,7 @@ def anchor_report(net, height: int, width: int):
 def cmd_anchors(args) -> int:
     import ssd_zoo
 
-    from .zoo import lookup
+    from ..zoo import lookup
     _, dataset = lookup(args.model)
     net = ssd_zoo.get_model(args.model, pretrained_base=False,
                             classes=['object'] if dataset == 'custom' else None)
@@ -62,10 +68,19 @@ def cmd_anchors(args) -> int:
     print('%s at %dx%d (HxW)' % (args.model, height, width))
     print('\n'.join(lines))
     if args.out:
-        from .viz import draw_anchors
+        from ..viz import draw_anchors
         ax = draw_anchors(net, args.layer, size=(height, width))
         ax.figure.savefig(args.out, dpi=100)
         print('anchors of the centre cell of head %d drawn in %s' % (args.layer, args.out))
+    return 0
+
+
+def cmd_info(args) -> int:
+    from ..runtime import describe
+    info = describe()
+    print('mxnet %s; build features: %s' % (info['mxnet'], ', '.join(info['features'])))
+    print('CPU: %s; oneDNN ISA: %s' % (info['cpu'], info['onednn_isa']))
+    print('threads: %d (%s)' % (info['threads'], info['threads_reason']))
     return 0
 
 
@@ -88,10 +103,12 @@ def main(argv=None) -> int:
     p.add_argument('--layer', type=int, default=0, help='head drawn with --out')
     p.add_argument('--out', default=None, help='PNG of the anchors of the centre cell')
     p.set_defaults(run=cmd_anchors)
+    p = sub.add_parser('info', help='mxnet build, CPU, oneDNN ISA, threads and why')
+    p.set_defaults(run=cmd_info)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError) as err:
+    except KNOWN_ERRORS as err:
         print('ssd-zoo: %s' % err, file=sys.stderr)
         return 2
 

@@ -1,0 +1,130 @@
+"""What the scripts and the ``ssd-zoo`` command share: one-line errors, the model-source flags,
+devices, and the meaning of ``--network``.
+
+This is the layer above the library: it imports the legacy symbolic API
+(:mod:`ssd_zoo.symbol`), which registers the MXNet example's network names with the zoo
+(``--network resnet101``); the model zoo itself never imports it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from typing import Callable, List, Optional
+
+import mxnet as mx
+
+from .. import symbol  # noqa: F401  (registers the MXNet example's --network names)
+from ..data.base import BadDataError
+from ..deploy.loading import Detector, load_detector
+from ..symbol.gluon import LEGACY_NETWORKS
+
+__all__ = ['run', 'UsageError', 'add_model_flags', 'script_parser', 'converter_parser',
+           'load_model',
+           'contexts', 'device', 'is_legacy', 'LEGACY_NETWORKS',
+           'KNOWN_ERRORS']
+
+
+class UsageError(ValueError):
+    """A flag or a combination of flags that cannot work; exit status 2, as argparse's."""
+
+
+#: errors a user can cause: bad flags, files or data; each ends the script with one line
+KNOWN_ERRORS = (ValueError, OSError, BadDataError, FloatingPointError, RuntimeError,
+                mx.base.MXNetError, ImportError)
+
+
+def run(main: Callable[[Optional[List[str]]], int], argv: Optional[List[str]] = None) -> None:
+    """Run a script's ``main(argv)`` and exit with its status.
+
+    A known error ends with ``script: message`` on stderr and status 2 (usage) or 1 (any
+    other failure). ``--debug`` anywhere on the command line (or ``SSD_ZOO_DEBUG=1``) shows
+    the whole traceback instead.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = '--debug' in argv or os.environ.get('SSD_ZOO_DEBUG') == '1'
+    argv = [a for a in argv if a != '--debug']
+    name = os.path.basename(sys.argv[0]) or 'ssd_zoo'
+    try:
+        status = main(argv)
+    except KeyboardInterrupt:
+        print('%s: interrupted' % name, file=sys.stderr)
+        sys.exit(130)
+    except KNOWN_ERRORS as err:
+        if debug:
+            traceback.print_exc()
+        print('%s: %s' % (name, _one_line(err)), file=sys.stderr)
+        sys.exit(2 if isinstance(err, UsageError) else 1)
+    sys.exit(status or 0)
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    if isinstance(err, mx.base.MXNetError):  # MXNet appends a C++ stack trace
+        text = next((line for line in text.splitlines() if line.strip()), text)
+    if isinstance(err, FileNotFoundError) and err.filename and str(err.filename) not in text:
+        text = '%s: %s' % (err.filename, text)
+    return ' '.join(text.split()) if '\n' in text and len(text) < 400 else text
+
+
+def add_model_flags(parser: argparse.ArgumentParser, onnx: bool = False) -> None:
+    """``--checkpoint | --symbol | --model [| --onnx]``, ``--root``, ``--gpu``."""
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument('--checkpoint', help='training checkpoint prefix, e.g. runs/main/best')
+    src.add_argument('--symbol', help='exported model prefix (PREFIX-symbol.json): any export '
+                                      'of export_ssd.py or quantize_ssd.py')
+    src.add_argument('--model', help='zoo name; weights from --root')
+    if onnx:
+        src.add_argument('--onnx', help='exported .onnx file (run with onnxruntime)')
+    parser.add_argument('--root', default=None, help='folder of zoo weights')
+    parser.add_argument('--gpu', type=int, default=None, help='GPU id (default: CPU)')
+
+
+def script_parser(doc: str) -> argparse.ArgumentParser:
+    """An argument parser whose help is the script's docstring, as written."""
+    return argparse.ArgumentParser(description=doc,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def converter_parser(doc: str, out_help: str) -> argparse.ArgumentParser:
+    """The parser of the scripts that turn a model into files: the model flags, ``--out``,
+    ``--data-shape`` and ``--batch-size``."""
+    parser = script_parser(doc)
+    add_model_flags(parser)
+    parser.add_argument('--out', required=True, help=out_help)
+    parser.add_argument('--data-shape', type=int, default=None,
+                        help='input side in pixels (default: the model\'s)')
+    parser.add_argument('--batch-size', type=int, default=1, help='batch traced')
+    return parser
+
+
+def device(args) -> mx.Context:
+    """The device of ``--gpu`` (the CPU without it)."""
+    return contexts(args.gpu if args.gpu is not None else '', 1)[0]
+
+
+def contexts(gpus: str = '', cpus: int = 1) -> List[mx.Context]:
+    """Devices of ``--gpus 0,1`` (checked against this mxnet build), else ``cpus`` CPU
+    contexts."""
+    ids = [int(i) for i in str(gpus).split(',') if str(i).strip()]
+    if not ids:
+        return [mx.cpu(i) for i in range(cpus)]
+    available = mx.context.num_gpus()
+    if not ids or max(ids) >= available:
+        raise UsageError('--gpus %s: this mxnet build sees %d GPU%s (%s); install a CUDA build '
+                         '(make MXNET=mxnet-cu112==1.9.1) or drop --gpus to use the CPU'
+                         % (gpus, available, '' if available == 1 else 's',
+                            mx.__version__))
+    return [mx.gpu(i) for i in ids]
+
+
+def is_legacy(network: str) -> bool:
+    """Whether ``--network`` names one of the MXNet example's networks."""
+    return network in LEGACY_NETWORKS
+
+
+def load_model(args) -> Detector:
+    """The :class:`ssd_zoo.deploy.Detector` the model flags name."""
+    return load_detector(args.checkpoint, args.symbol, args.model, args.root, device(args),
+                         onnx=getattr(args, 'onnx', None))
