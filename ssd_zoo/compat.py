@@ -12,6 +12,7 @@ from mxnet import gluon
 
 __all__ = ['has_value', 'is_uninitialized', 'load_param_value', 'structural_params',
            'clear_cached_graph', 'is_hybridized', 'set_conv_stride', 'voc_recall_precision',
+           'gluoncv_sha1_table',
            'BroadcastFirstTrainer']
 
 
@@ -53,6 +54,13 @@ def set_conv_stride(conv: gluon.nn.Conv2D, stride) -> None:
     """Change the stride of a built convolution (GluonCV's ``resnet34_v1b_ssd`` does the
     same): Gluon keeps it in the private kwargs passed to the operator."""
     conv._kwargs['stride'] = tuple(stride)  # pylint: disable=protected-access
+
+
+def gluoncv_sha1_table() -> Dict[str, str]:
+    """GluonCV's table of published weights, ``{name: sha1}``: the model store keeps it in a
+    private dict and offers only ``short_hash`` (8 characters) publicly."""
+    from gluoncv.model_zoo import model_store
+    return model_store._model_sha1  # pylint: disable=protected-access
 
 
 def voc_recall_precision(metric):

@@ -1,11 +1,14 @@
 """Shared fixtures: GluonCV reference models with well-conditioned random weights."""
+import ssd_zoo  # noqa: F401  (first: it sets MXNet's threads before libmxnet loads)
+
+# isort: split
 import logging
 
 import mxnet as mx
 import numpy as np
 import pytest
 
-from ssd_zoo.agreement import box_iou  # noqa: F401  (shared with the tests)
+from ssd_zoo.boxes import iou as box_iou  # noqa: F401  (shared with the tests)
 
 logging.getLogger('ssd_zoo').setLevel(logging.WARNING)
 

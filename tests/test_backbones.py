@@ -7,7 +7,7 @@ import pytest
 import ssd_zoo
 from ssd_zoo.cli import anchor_report
 from ssd_zoo.cli import main as cli_main
-from ssd_zoo.export import export_model, import_block
+from ssd_zoo.deploy.export import export_model, import_block
 from ssd_zoo.train.loss import SSDMultiBoxLoss, to_multibox_labels
 from ssd_zoo.zoo import lookup
 

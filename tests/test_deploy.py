@@ -10,10 +10,10 @@ import pytest
 from conftest import condition_predictors, seed_everything
 
 import ssd_zoo
-from ssd_zoo.agreement import box_iou, detection_mismatches, same_box
-from ssd_zoo.export import FixedSizeSSD, export_model, import_block, import_module
-from ssd_zoo.onnx_export import OnnxDetector, export_onnx
-from ssd_zoo.quantize import bf16_supported, quantize_int8, to_bfloat16
+from ssd_zoo.deploy.agreement import box_iou, detection_mismatches, same_box
+from ssd_zoo.deploy.export import FixedSizeSSD, export_model, import_block, load_module
+from ssd_zoo.deploy.onnx_export import OnnxDetector, export_onnx
+from ssd_zoo.deploy.quantize import bf16_supported, quantize_int8, to_bfloat16
 
 ONNX_PRESETS = ['ssd_300_vgg16_atrous_voc', 'ssd_512_mobilenet1.0_voc',
                 'ssd_300_mobilenet0.25_voc']
@@ -57,7 +57,7 @@ def test_fixed_size_export_gives_the_same_detections_in_gluon_and_module(mode, t
         assert 'MultiBoxPrior' not in f.read()  # anchors are a stored constant
     for got, want in zip(import_block(prefix)(x), expected):
         np.testing.assert_array_equal(got.asnumpy(), want)
-    module = import_module(prefix, x.shape)
+    module = load_module(prefix, x.shape)
     module.forward(mx.io.DataBatch([x]), is_train=False)
     for got, want in zip(module.get_outputs(), expected):
         np.testing.assert_array_equal(got.asnumpy(), want)
@@ -118,6 +118,7 @@ def trained_tiny(tmp_path_factory):
     fit(net, train, None, TrainConfig(
         epochs=4, batch_size=8, data_shape=96, optimizer='adam', lr=5e-3, wd=0,
         lr_mode='cosine', save_dir=str(tmp_path_factory.mktemp('run')), save_interval=0,
+        warmup_epochs=0, num_workers=0,
         augment=dict(distort=False, expand=False, crop=False), network='plainnet'))
     loader, _ = make_loader(val, ValTransform(96), 8, shuffle=False, drop_last=False)
     images = normalize_batch(mx.nd.array(next(iter(loader))[0], dtype='uint8'))

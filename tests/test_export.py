@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import ssd_zoo
-from ssd_zoo.export import export_model, import_block, import_module
+from ssd_zoo.deploy.export import export_model, import_block, load_module
 from ssd_zoo.zoo import lookup
 
 
@@ -13,7 +13,19 @@ def small_classes(name):
     return {'classes': ['a', 'b']} if name.endswith('_custom') else {}
 
 
-@pytest.mark.parametrize('name', ssd_zoo.list_models())
+def one_per_architecture(names):
+    """The first dataset of every (size, backbone) runs by default; the other datasets of the
+    same architecture (other class counts and anchor sizes) run with ``make test-all``."""
+    seen, params = set(), []
+    for name in names:
+        preset, _ = lookup(name)
+        key = (preset.base_size, preset.backbone)
+        params.append(name if key not in seen else pytest.param(name, marks=pytest.mark.slow))
+        seen.add(key)
+    return params
+
+
+@pytest.mark.parametrize('name', one_per_architecture(ssd_zoo.list_models()))
 def test_preset_hybridizes_runs_non_square_and_exports(name, tmp_path, monkeypatch):
     # Module binds through the executor, which otherwise fuses conv+BN with oneDNN and so
     # differs from the Gluon graph in the last bits; unfused, the graphs must agree exactly.
@@ -39,7 +51,7 @@ def test_preset_hybridizes_runs_non_square_and_exports(name, tmp_path, monkeypat
     for x, expected in ((base, (ids, scores, boxes)), (wide, wide_out)):
         for got, want in zip(block(x), expected):
             np.testing.assert_array_equal(got.asnumpy(), want.asnumpy())
-    module = import_module(prefix, base.shape)
+    module = load_module(prefix, base.shape)
     module.forward(mx.io.DataBatch([base]), is_train=False)
     for got, want in zip(module.get_outputs(), (ids, scores, boxes)):
         np.testing.assert_array_equal(got.asnumpy(), want.asnumpy())
@@ -55,4 +67,4 @@ def test_export_refuses_input_below_minimum(tmp_path):
     net = ssd_zoo.get_model('ssd_300_vgg16_atrous_custom', classes=['a'], pretrained_base=False)
     net.initialize()
     with pytest.raises(ValueError, match='at least 257 pixels'):
-        export_model(net, str(tmp_path / 'x'), data_shape=(1, 3, 200, 300))
+        export_model(net, str(tmp_path / 'x'), input_shape=(1, 3, 200, 300))

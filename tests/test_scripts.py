@@ -32,30 +32,22 @@ def trained(tmp_path_factory):
     return root, run_dir
 
 
-def test_eval_export_and_demo_scripts(trained, tmp_path):
+@pytest.fixture(scope='module')
+def checkpoint_map(trained, tmp_path_factory):
+    """eval_ssd.py on the checkpoint: VOC07 and COCO, PR curves and results JSON written."""
     root, run_dir = trained
-    checkpoint = os.path.join(run_dir, 'best')
-    out = run('eval_ssd.py', '--checkpoint', checkpoint, '--dataset', 'custom',
-              '--dataset-root', root, '--metrics', 'voc07', 'coco', '--out', str(tmp_path))
-    assert 'mAP' in out.stdout and (tmp_path / 'pr_curves.png').is_file()
-    scores = json.load(open(tmp_path / 'eval.json'))
-    prefix = str(tmp_path / 'export' / 'ssd')
-    run('export_ssd.py', '--checkpoint', checkpoint, '--out', prefix)
-    assert os.path.isfile(prefix + '-symbol.json') and os.path.isfile(prefix + '-model.json')
-    out = run('eval_ssd.py', '--symbol', prefix, '--dataset', 'custom', '--dataset-root', root,
-              '--metrics', 'voc07', '--out', str(tmp_path / 'exported'))
-    exported = json.load(open(tmp_path / 'exported' / 'eval.json'))
-    assert abs(exported['voc07']['mAP'] - scores['voc07']['mAP']) < 1e-6
-    images = os.path.join(root, 'JPEGImages')
-    out = run('demo_ssd.py', '--symbol', prefix, images, '--thresh', '0.0', '--out',
-              str(tmp_path / 'pictures'))
-    assert 'detections; pictures in' in out.stdout
-    assert len(os.listdir(tmp_path / 'pictures')) == len(os.listdir(images))
+    out_dir = tmp_path_factory.mktemp('eval')
+    out = run('eval_ssd.py', '--checkpoint', os.path.join(run_dir, 'best'), '--dataset',
+              'custom', '--dataset-root', root, '--metrics', 'voc07', 'coco', '--out',
+              str(out_dir))
+    assert 'mAP' in out.stdout and (out_dir / 'pr_curves.png').is_file()
+    return json.load(open(out_dir / 'eval.json'))['voc07']['mAP']
 
 
-def test_amp_on_cpu_is_refused_clearly():
+def test_amp_flag_is_gone():
+    """--amp was parsed but never reached training; it is removed, and argparse says so."""
     out = run('train_ssd.py', '--amp', check=False)
-    assert out.returncode != 0 and '--amp needs a GPU' in out.stderr
+    assert out.returncode == 2 and 'unrecognized arguments: --amp' in out.stderr
 
 
 def test_unknown_network_is_refused_with_candidates(trained):
@@ -94,38 +86,60 @@ def test_train_an_example_network_from_a_module_checkpoint(trained, tmp_path):
     assert out.returncode != 0 and 'use --pretrained-base' in out.stderr
 
 
-def test_export_onnx_and_quantize_scripts(trained, tmp_path):
-    """ONNX export evaluates like the checkpoint; uint8 exports are refused by the evaluation;
-    INT8 quantization reports the layers kept FP32 and both mAPs; no calibration data fails."""
+def test_quantize_without_calibration_images_fails_clearly(trained, tmp_path):
+    root, run_dir = trained
+    out = run('quantize_ssd.py', '--checkpoint', os.path.join(run_dir, 'best'), '--dataset',
+              'custom', '--dataset-root', root, '--num-calib-images', '0',
+              '--out', str(tmp_path / 'none'), check=False)
+    assert out.returncode == 1 and 'calibration data is empty' in out.stderr
+    assert 'Traceback' not in out.stderr
+
+
+EXPORTS = {
+    'symbol': ('export_ssd.py', []),
+    'fixed-size': ('export_ssd.py', ['--fixed-size']),
+    'uint8-input': ('export_ssd.py', ['--fixed-size', '--preprocess']),
+    'onnx': ('export_ssd.py', ['--format', 'onnx']),
+    'int8': ('quantize_ssd.py', ['--num-calib-images', '8', '--eval']),
+    'bf16': ('quantize_ssd.py', ['--dtype', 'bf16']),
+}
+
+
+@pytest.mark.parametrize('kind', sorted(EXPORTS))
+def test_every_export_loads_in_eval_and_demo_as_it_is(trained, checkpoint_map, tmp_path, kind):
+    """Each export writes its model description; eval_ssd.py and demo_ssd.py read the export
+    with no other step, and score it like the checkpoint it came from."""
+    from ssd_zoo.deploy import bf16_supported
+    if kind == 'bf16' and not bf16_supported():
+        pytest.skip('this CPU has no BF16 instructions')
     root, run_dir = trained
     checkpoint = os.path.join(run_dir, 'best')
     data = ['--dataset', 'custom', '--dataset-root', root]
-    prefix = str(tmp_path / 'onnx' / 'ssd')
-    out = run('export_ssd.py', '--checkpoint', checkpoint, '--format', 'onnx', '--out', prefix)
-    assert 'exported %s.onnx (multibox decoding)' % prefix in out.stdout
-    maps = {}
-    for source in (['--checkpoint', checkpoint], ['--onnx', prefix + '.onnx']):
-        folder = str(tmp_path / source[0].strip('-'))
-        run('eval_ssd.py', *source, *data, '--metrics', 'voc07', '--out', folder)
-        maps[source[0]] = json.load(open(os.path.join(folder, 'eval.json')))['voc07']['mAP']
-    # This briefly trained model's scores are full of near-ties, and ONNX Runtime's float sums
-    # differ from oneDNN's by ~1e-6: reordered ties moved mAP 0.0114 to 0.0107 with oneDNN's
-    # AVX2 kernels (equal with AMX). Detections are compared tie-aware in test_deploy.py.
-    assert maps['--checkpoint'] > 0.005
-    assert abs(maps['--onnx'] - maps['--checkpoint']) < 0.1 * maps['--checkpoint']
-
-    uint8 = str(tmp_path / 'uint8' / 'ssd')
-    run('export_ssd.py', '--checkpoint', checkpoint, '--fixed-size', '--preprocess', '--out',
-        uint8)
-    out = run('eval_ssd.py', '--symbol', uint8, *data, check=False)
-    assert out.returncode != 0 and 'takes uint8 NHWC RGB images' in out.stderr
-
-    int8 = str(tmp_path / 'int8' / 'ssd')
-    out = run('quantize_ssd.py', '--checkpoint', checkpoint, *data, '--num-calib-images', '8',
-              '--out', int8, '--eval')
-    assert 'layers kept FP32' in out.stdout and 'INT8: VOC07 mAP' in out.stdout
-    assert os.path.isfile(int8 + '-symbol.json')
-    assert json.load(open(int8 + '-model.json'))['precision'] == 'int8'
-    out = run('quantize_ssd.py', '--checkpoint', checkpoint, *data, '--num-calib-images', '0',
-              '--out', str(tmp_path / 'none'), check=False)
-    assert out.returncode != 0 and 'calibration data is empty' in out.stderr
+    script, flags = EXPORTS[kind]
+    prefix = str(tmp_path / 'export' / kind)
+    out = run(script, '--checkpoint', checkpoint, '--out', prefix, *flags,
+              *(data if script == 'quantize_ssd.py' else []))
+    if kind == 'onnx':
+        assert 'exported %s.onnx (multibox decoding)' % prefix in out.stdout
+    if kind == 'int8':  # --eval: the layers kept FP32, and both mAPs
+        assert 'layers kept FP32' in out.stdout and 'INT8: VOC07 mAP' in out.stdout
+        assert json.load(open(prefix + '-model.json'))['precision'] == 'int8'
+    source = ['--onnx', prefix + '.onnx'] if kind == 'onnx' else ['--symbol', prefix]
+    info = json.load(open(prefix + '-model.json'))
+    assert info['classes'] == ['circle', 'rectangle', 'triangle', 'star']
+    assert info['data_shape'] == 96
+    out_dir = str(tmp_path / 'eval')
+    run('eval_ssd.py', *source, *data, '--metrics', 'voc07', '--out', out_dir)
+    maps = {'checkpoint': checkpoint_map,
+            kind: json.load(open(os.path.join(out_dir, 'eval.json')))['voc07']['mAP']}
+    assert maps['checkpoint'] > 0.005
+    # the same graph scores the same; fused predictors (fixed size) and other runtimes round
+    # differently and this briefly trained model's scores are near-tied (ONNX moved 0.0114 to
+    # 0.0107 with oneDNN's AVX2 kernels); INT8/BF16 round more
+    tolerance = {'symbol': 1e-6 / maps['checkpoint'], 'int8': 0.5, 'bf16': 0.5}.get(kind, 0.1)
+    assert abs(maps[kind] - maps['checkpoint']) <= tolerance * maps['checkpoint'], maps
+    images = os.path.join(root, 'JPEGImages')
+    pictures = str(tmp_path / 'pictures')
+    out = run('demo_ssd.py', *source, os.path.join(images, '000000.jpg'),
+              os.path.join(images, '000001.jpg'), '--thresh', '0.0', '--out', pictures)
+    assert 'detections; pictures in' in out.stdout and len(os.listdir(pictures)) == 2

@@ -38,6 +38,7 @@ def tiny_net(classes, seed=0):
 def config(tmp_path, **kw):
     base = dict(epochs=2, batch_size=8, data_shape=96, optimizer='adam', lr=3e-3, wd=0,
                 lr_mode='cosine', save_dir=str(tmp_path / 'run'), val_interval=1,
+                warmup_epochs=0, num_workers=0, save_interval=1,
                 augment=dict(distort=False, expand=False, crop=False), network='plainnet')
     base.update(kw)
     return TrainConfig(**base)

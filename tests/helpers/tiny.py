@@ -71,6 +71,7 @@ def train(root, out, kvstore, batch_size, contexts=1, epochs=2, optimizer='sgd',
     cfg = TrainConfig(epochs=epochs, batch_size=batch_size, data_shape=SIDE, optimizer=optimizer,
                       lr=lr, momentum=0.9, wd=0, lr_mode='step', save_dir=os.path.join(out, 'run'),
                       save_interval=0, kvstore=kvstore, network='tiny', resume=resume,
+                      warmup_epochs=0, num_workers=0,
                       augment=dict(distort=False, expand=False, crop=False, flip=False))
     digests = []
     history = fit(net, dataset, None, cfg, [mx.cpu(i) for i in range(contexts)],

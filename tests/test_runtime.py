@@ -1,0 +1,152 @@
+"""Threads: one OpenMP thread per available physical core unless the user chose, checked on
+faked CPU topologies and cgroup quotas, and on this machine in fresh processes."""
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from ssd_zoo.runtime import choose_threads, onednn_isa
+
+
+def fake_topology(root, cores_of_cpu):
+    """sysfs ``cpuN/topology`` with ``core_id`` per CPU (package 0)."""
+    for cpu, core in enumerate(cores_of_cpu):
+        folder = root / ('cpu%d' % cpu) / 'topology'
+        folder.mkdir(parents=True)
+        (folder / 'core_id').write_text('%d\n' % core)
+        (folder / 'physical_package_id').write_text('0\n')
+    return str(root)
+
+
+def quota(root, v2=None, v1=None):
+    root.mkdir(parents=True, exist_ok=True)
+    if v2:
+        (root / 'cpu.max').write_text(v2 + '\n')
+    if v1:
+        folder = root / 'cpu,cpuacct'
+        folder.mkdir()
+        (folder / 'cpu.cfs_quota_us').write_text('%d\n' % v1[0])
+        (folder / 'cpu.cfs_period_us').write_text('%d\n' % v1[1])
+    return str(root)
+
+
+def choose(tmp_path, cores_of_cpu, cpus=None, environ=None, **cgroup):
+    import tempfile
+    tmp_path = type(tmp_path)(tempfile.mkdtemp(dir=str(tmp_path)))
+    sysfs = fake_topology(tmp_path / 'sys', cores_of_cpu)
+    return choose_threads(environ or {}, cpus if cpus is not None else range(len(cores_of_cpu)),
+                          sysfs, quota(tmp_path / 'cgroup', **cgroup),
+                          str(tmp_path / 'no-proc-cgroup'))
+
+
+def test_one_thread_per_core_without_smt(tmp_path):
+    choice = choose(tmp_path, [0, 1])
+    assert choice.threads == 2 and not choice.user_set
+
+
+def test_smt_siblings_count_once(tmp_path):
+    assert choose(tmp_path, [0, 1, 2, 3, 0, 1, 2, 3]).threads == 4
+
+
+def test_affinity_limits_the_cores(tmp_path):
+    assert choose(tmp_path, [0, 1, 2, 3, 0, 1, 2, 3], cpus=[0, 4]).threads == 1
+    assert choose(tmp_path, [0, 1, 2, 3], cpus=[1, 3]).threads == 2
+
+
+@pytest.mark.parametrize('cgroup,expected', [
+    (dict(v2='150000 100000'), 2), (dict(v2='50000 100000'), 1), (dict(v2='max 100000'), 8),
+    (dict(v1=(200000, 100000)), 2), (dict(v1=(-1, 100000)), 8)])
+def test_cgroup_quota_caps_the_threads(tmp_path, cgroup, expected):
+    choice = choose(tmp_path, list(range(8)), **cgroup)
+    assert choice.threads == expected
+    assert ('quota' in choice.reason) == (expected < 8)
+
+
+@pytest.mark.parametrize('variable', ['OMP_NUM_THREADS', 'MXNET_OMP_MAX_THREADS'])
+def test_the_users_setting_wins(tmp_path, variable):
+    choice = choose(tmp_path, [0, 1], environ={variable: '3'})
+    assert choice.threads == 3 and choice.user_set and variable in choice.reason
+
+
+def test_the_isa_cap_is_reported(monkeypatch):
+    isa = onednn_isa()
+    assert isa != 'unknown'
+    monkeypatch.setenv('DNNL_MAX_CPU_ISA', 'AVX2')
+    capped = onednn_isa()
+    assert capped == 'AVX2' or capped.startswith('AVX2 (capped')
+
+
+FORWARD = '''
+import os, time
+import ssd_zoo, mxnet as mx
+
+
+def thread_cpu():
+    """CPU ticks of every thread of this process."""
+    ticks = {}
+    for tid in os.listdir('/proc/self/task'):
+        try:
+            with open('/proc/self/task/%s/stat' % tid) as f:
+                fields = f.read().rsplit(')', 1)[1].split()
+            ticks[tid] = int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return ticks
+
+
+net = ssd_zoo.get_model("ssd_300_plainnet_custom", classes=["a"], pretrained_base=False)
+net.initialize(); net.hybridize()
+x = mx.nd.random.uniform(shape=(8, 3, 300, 300))
+net(x)[0].wait_to_read()
+before, start, cpu = thread_cpu(), time.perf_counter(), time.process_time()
+for _ in range(12):
+    net(x)[0].wait_to_read()
+ratio = (time.process_time() - cpu) / (time.perf_counter() - start)
+after = thread_cpu()
+work = sorted((after[t] - before.get(t, 0) for t in after), reverse=True)
+busy = sum(1 for w in work if w >= 0.3 * work[0])
+print(os.environ["OMP_NUM_THREADS"], busy, "%.3f" % ratio)
+'''
+
+
+def clean_env():
+    return {k: v for k, v in os.environ.items() if k not in ('OMP_NUM_THREADS',
+                                                               'MXNET_OMP_MAX_THREADS')}
+
+
+def forward(prefix=()):
+    """``(OMP_NUM_THREADS chosen, threads that computed, CPU-seconds per second)``."""
+    out = subprocess.run(list(prefix) + [sys.executable, '-c', FORWARD], env=clean_env(),
+                         capture_output=True, text=True, check=True)
+    threads, busy, ratio = out.stdout.split()[-3:]
+    return int(threads), int(busy), float(ratio)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason='needs 2 CPUs')
+def test_import_ssd_zoo_then_a_forward_uses_every_core():
+    """Two threads share the work of a forward pass on 2 cores (MXNet's own default here: one),
+    and they use >= 1.6 CPU-seconds per second when nothing else runs (the better of two
+    runs; a process computing beside them lowers the ratio, not the number of threads)."""
+    runs = [forward() for _ in range(2)]
+    assert all(threads == 2 and busy >= 2 for threads, busy, _ in runs), runs
+    assert max(ratio for _, _, ratio in runs) >= 1.6 or os.getloadavg()[0] > 1.5, runs
+
+
+@pytest.mark.skipif(shutil.which('taskset') is None, reason='needs taskset')
+def test_one_cpu_of_affinity_gives_one_thread():
+    threads, busy, ratio = forward(['taskset', '-c', '0'])
+    assert threads == 1 and busy == 1 and ratio < 1.2, (threads, busy, ratio)
+
+
+def test_ssd_zoo_info_names_the_threads_and_the_isa():
+    import contextlib
+    import io
+
+    from ssd_zoo.cli import main
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        assert main(['info']) == 0
+    text = buffer.getvalue()
+    assert 'threads:' in text and 'oneDNN ISA' in text and 'MKLDNN' in text
