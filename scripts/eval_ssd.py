@@ -30,9 +30,12 @@ def main(argv=None):
     p.add_argument('--batch-size', type=int, default=16)
     p.add_argument('--num-workers', type=int, default=1)
     p.add_argument('--out', default=None, help='folder for the PR-curve PNG and results JSON')
+    p.add_argument('--strict-data', action='store_true',
+                   help='stop at a box without area or an unreadable image')
     args = p.parse_args(argv)
     det = load_model(args)
-    _, val = build_datasets(args.dataset, args.dataset_root, det.classes)
+    _, val = build_datasets(args.dataset, args.dataset_root, det.classes,
+                            strict=args.strict_data)
     loader, _ = make_loader(val, ValTransform(det.data_shape), args.batch_size, shuffle=False,
                             num_workers=args.num_workers, drop_last=False)
     result = evaluate(det, loader, det.classes, args.metrics, device(args),

@@ -74,6 +74,9 @@ def parse_args(argv=None):
                    help='fine-tune the pretrained voc/coco model with reset_class')
     p.add_argument('--freeze', default=None, help='regex of parameters kept fixed')
     p.add_argument('--metric', choices=('voc07', 'voc', 'coco'), default=D.metric)
+    p.add_argument('--strict-data', action='store_true',
+                   help='stop at a box without area or an unreadable image (default: drop or '
+                        'skip it, counted and named, as GluonCV and torchvision do)')
     return p.parse_args(argv)
 
 
@@ -105,7 +108,8 @@ def main(argv=None):
     request = TrainRequest(args.dataset, args.dataset_root,
                            args.classes.split(',') if args.classes else None,
                            args.pretrained_base, args.pretrained, args.epoch, args.transfer,
-                           args.resume if args.resume not in (None, 'last') else None)
+                           args.resume if args.resume not in (None, 'last') else None,
+                           args.strict_data)
     _, history, _ = train_model(cfg, request, contexts(args.gpus, args.cpus))
     best = max((r['map'] for r in history if r['map'] is not None), default=None)
     print('done: last epoch %s; best validation %s mAP %s'

@@ -100,7 +100,11 @@ def predict_loader(net, loader, ctx=None, progress=None):
     """
     ctx = ctx or mx.cpu()
     predict = getattr(net, 'predict', None)
-    for images, labels in (progress(loader) if progress else loader):
+    for batch in (progress(loader) if progress else loader):
+        images, labels = batch
+        for path in getattr(batch, 'skipped', ()):
+            log.warning('evaluation: %s could not be read and was replaced by the next '
+                        'readable image', path)
         if predict is not None:
             ids, scores, boxes = predict(images, ctx)
         else:

@@ -46,6 +46,8 @@ class TrainRequest:
     transfer: Optional[str] = None
     #: start from this weights file (GluonCV-style ``--resume FILE``)
     weights: Optional[str] = None
+    #: stop at a box without area or an unreadable image instead of dropping/skipping it
+    strict: bool = False
 
 
 def _build_net(cfg: TrainConfig, request: TrainRequest, classes: List[str]):
@@ -81,12 +83,20 @@ def train_model(cfg: TrainConfig, request: TrainRequest, contexts, progress=tqdm
             bar.total = total
             bar.update(done - bar.n)
         train, val = build_datasets(request.dataset, request.dataset_root, request.classes,
-                                    report)
+                                    report, request.strict)
     print('data: %d training / %d validation images, classes %s'
           % (len(train), len(val), ', '.join(train.classes)))
+    for name, part in (('training', train), ('validation', val)):
+        if part.report:
+            print('%s data: %s' % (name, ', '.join('%d %s' % (n, k) for k, n in
+                                                    sorted(part.report.items()))))
     net = _build_net(cfg, request, train.classes)
     print('training %s for %d epochs on %s; checkpoints in %s'
           % (getattr(net, 'name_in_zoo', cfg.network), cfg.epochs,
              ', '.join(str(c) for c in contexts), cfg.save_dir))
     history = fit(net, train, val, cfg, contexts, progress=progress)
+    skipped = sum(row.get('skipped_images', 0) for row in history)
+    if skipped:
+        print('%d unreadable training images were skipped over the epochs (named in the log); '
+              '--strict-data stops at the first instead' % skipped)
     return net, history, (train, val)

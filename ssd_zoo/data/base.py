@@ -1,19 +1,33 @@
-"""What every detection dataset returns, and the checks they share on boxes and images."""
+"""What every detection dataset returns, and the one policy every reader applies to boxes and
+images (VOC, COCO, rec/lst, custom alike).
+
+* A box reaching outside its image is clipped to it and counted.
+* A box with no width or height after clipping (COCO train2017 has such, and annotation tools
+  export them) is dropped and counted, its annotation named in the log and in
+  ``dataset.dropped`` - as GluonCV, torchvision and mmdetection skip them. ``strict=True``
+  (``--strict-data``) raises instead.
+* An image that cannot be decoded while training or evaluating is replaced by the next
+  readable image of the dataset, with that image's own labels (so nothing is mislabelled and a
+  resumed or distributed run sees the same batches), counted and named; ``strict=True`` stops
+  at once, naming the file.
+"""
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 import cv2
 import numpy as np
 
-__all__ = ['DetectionDataset', 'read_image', 'BadDataError', 'LABEL_WIDTH']
+__all__ = ['DetectionDataset', 'read_image', 'BadDataError', 'LABEL_WIDTH', 'MAX_NAMED']
 
 log = logging.getLogger(__name__)
 
 #: label rows are ``[x1, y1, x2, y2, class, difficult]`` in pixels (GluonCV's convention)
 LABEL_WIDTH = 6
+#: dropped boxes named in the log (all of them are in ``dataset.dropped``)
+MAX_NAMED = 10
 
 
 class BadDataError(ValueError):
@@ -21,7 +35,8 @@ class BadDataError(ValueError):
 
 
 def read_image(path: str) -> np.ndarray:
-    """HWC RGB uint8 image; an unreadable or corrupt file raises naming the path."""
+    """HWC RGB uint8 image (grayscale, RGBA and CMYK files converted); an unreadable or
+    corrupt file raises naming the path."""
     image = cv2.imread(path, cv2.IMREAD_COLOR)
     if image is None:
         raise BadDataError('cannot read image %s (missing, unreadable or not an image)' % path)
@@ -37,11 +52,19 @@ class DetectionDataset:
     was fixed or skipped, and is logged once.
     """
 
-    def __init__(self, classes: Sequence[str]):
+    def __init__(self, classes: Sequence[str], strict: bool = False):
         self.classes: List[str] = list(classes)
+        folded = [c.strip().lower() for c in self.classes]
+        twice = sorted({c for c in self.classes if folded.count(c.strip().lower()) > 1})
+        if twice:
+            raise BadDataError('class names %s appear more than once (compared without case '
+                               'and spaces); every class needs its own name' % twice)
+        self.strict = strict
         self._paths: List[str] = []
         self._labels: List[np.ndarray] = []
         self.report: Counter = Counter()
+        #: where each dropped box was (annotation file and object)
+        self.dropped: List[str] = []
 
     def __len__(self) -> int:
         return len(self._paths)
@@ -65,6 +88,7 @@ class DetectionDataset:
         self._paths += other._paths
         self._labels += other._labels
         self.report.update(other.report)
+        self.dropped += other.dropped
 
     def _add(self, path: str, rows: List[List[float]]) -> None:
         label = np.asarray(rows, dtype=np.float32).reshape(-1, LABEL_WIDTH)
@@ -77,15 +101,46 @@ class DetectionDataset:
         if self.report:
             log.warning('%s: %s', what, ', '.join('%d %s' % (n, k)
                                                   for k, n in sorted(self.report.items())))
+        if self.dropped:
+            log.warning('%s: boxes without area dropped at %s%s', what,
+                        '; '.join(self.dropped[:MAX_NAMED]),
+                        ' and %d more' % (len(self.dropped) - MAX_NAMED)
+                        if len(self.dropped) > MAX_NAMED else '')
 
-    def check_box(self, box, width, height, where) -> List[float]:
-        """Clip a ``[x1, y1, x2, y2]`` box to the image (counted); an empty box raises."""
+    def check_box(self, box, width, height, where) -> Optional[List[float]]:
+        """A ``[x1, y1, x2, y2]`` box clipped to the image (counted), or None for a box with
+        no width or height (dropped, counted and named; with ``strict`` it raises)."""
         x1, y1, x2, y2 = box
         clipped = [min(max(x1, 0), width - 1), min(max(y1, 0), height - 1),
                    min(max(x2, 0), width - 1), min(max(y2, 0), height - 1)]
         if clipped != [x1, y1, x2, y2]:
             self.report['boxes clipped to their image'] += 1
         if clipped[2] <= clipped[0] or clipped[3] <= clipped[1]:
-            raise BadDataError('%s: box %s is empty inside the %dx%d image (need x2 > x1 and '
-                               'y2 > y1)' % (where, [x1, y1, x2, y2], width, height))
+            problem = ('%s: box %s has no area inside the %dx%d image (need x2 > x1 and '
+                       'y2 > y1)' % (where, [x1, y1, x2, y2], width, height))
+            if self.strict:
+                raise BadDataError(problem + '; without --strict-data such boxes are dropped '
+                                   'and counted')
+            self.report['boxes without area dropped'] += 1
+            self.dropped.append(where)
+            return None
         return clipped
+
+    def load(self, index: int):
+        """``(image, label, skipped)``: item ``index``, or - if its image cannot be decoded -
+        the next readable item (``skipped`` then names the file replaced; with ``strict`` the
+        error is raised). Deterministic: the same index always gives the same item."""
+        for step in range(len(self)):
+            key = (index + step) % len(self)
+            try:
+                image, label = self[key]
+            except BadDataError as err:
+                if self.strict:
+                    raise BadDataError('%s (--strict-data stops at unreadable images; '
+                                       'without it they are skipped and counted)' % err) \
+                        from None
+                log.warning('%s: skipped, replaced by the next readable image', err)
+                continue
+            return image, label, self._paths[index] if step else ''
+        raise BadDataError('no image of the dataset can be read (first: %s)'
+                           % (self._paths[0] if self._paths else 'none'))

@@ -2,7 +2,8 @@
 
 Crowd boxes are left out (as COCO evaluation ignores them, and as GluonCV trains), their count
 logged; images without objects are kept unless ``skip_empty``; boxes are clipped to their
-image; an empty box or an annotation naming an unknown category raises with the file.
+image, or dropped when they have no area (COCO train2017 has zero-height boxes; see
+:mod:`ssd_zoo.data.base`); an annotation naming an unknown category raises with the file.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ class COCODetection(DetectionDataset):
     """
 
     def __init__(self, annotation_file: str, image_dir: str, skip_empty: bool = False,
-                 classes: Optional[list] = None):
+                 classes: Optional[list] = None, strict: bool = False):
         from pycocotools.coco import COCO
         if not os.path.isfile(annotation_file):
             raise FileNotFoundError('COCO annotation file %s does not exist' % annotation_file)
@@ -38,7 +39,7 @@ class COCODetection(DetectionDataset):
             raise BadDataError('%s is not a COCO instances file: %s' % (annotation_file, err)) \
                 from None
         categories = sorted(coco.loadCats(coco.getCatIds()), key=lambda c: c['id'])
-        super().__init__(classes or [c['name'] for c in categories])
+        super().__init__(classes or [c['name'] for c in categories], strict)
         self.category_ids = [c['id'] for c in categories]
         index = {cid: i for i, cid in enumerate(self.category_ids)}
         for image_id in sorted(coco.getImgIds()):
@@ -55,8 +56,9 @@ class COCODetection(DetectionDataset):
                     raise BadDataError('%s: category %s is not in the categories list'
                                        % (where, ann['category_id']))
                 x, y, w, h = ann['bbox']
-                rows.append(self.check_box([x, y, x + w, y + h], width, height, where)
-                            + [index[ann['category_id']], 0])
+                box = self.check_box([x, y, x + w, y + h], width, height, where)
+                if box is not None:
+                    rows.append(box + [index[ann['category_id']], 0])
             if not rows and skip_empty:
                 self.report['images without objects left out'] += 1
                 continue

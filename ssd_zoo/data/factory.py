@@ -25,9 +25,12 @@ def _classes_for(root: str, classes: Optional[Sequence[str]], what: str):
 
 
 def build_datasets(name: str, root: Optional[str] = None,
-                   classes: Optional[Sequence[str]] = None, progress=None
-                   ) -> Tuple[DetectionDataset, DetectionDataset]:
+                   classes: Optional[Sequence[str]] = None, progress=None,
+                   strict: bool = False) -> Tuple[DetectionDataset, DetectionDataset]:
     """``(train, val)`` datasets.
+
+    ``strict`` (``--strict-data``): a box without area or an unreadable image stops with the
+    file named, instead of being dropped or skipped and counted (:mod:`ssd_zoo.data.base`).
 
     - ``shapes``: generated under ``root`` (default ``data/shapes``) on first use.
     - ``voc``: ``root`` holds ``VOC2007`` and ``VOC2012``; train on 07+12 trainval, validate
@@ -40,26 +43,28 @@ def build_datasets(name: str, root: Optional[str] = None,
     """
     if name == 'shapes':
         root = generate_shapes(root or default_shapes_root(), progress=progress)
-        return VOCFolder(root, 'train'), VOCFolder(root, 'val')
+        return VOCFolder(root, 'train', strict=strict), VOCFolder(root, 'val', strict=strict)
     if root is None:
         raise ValueError('--dataset %s needs --dataset-root' % name)
     if name == 'voc':
         splits = [(2007, 'trainval')] + ([(2012, 'trainval')]
                                          if os.path.isdir(os.path.join(root, 'VOC2012')) else [])
-        return (VOCDetection(root, splits, classes or VOC_CLASSES),
-                VOCDetection(root, [(2007, 'test')], classes or VOC_CLASSES))
+        return (VOCDetection(root, splits, classes or VOC_CLASSES, strict=strict),
+                VOCDetection(root, [(2007, 'test')], classes or VOC_CLASSES, strict=strict))
     if name == 'coco':
         def part(split):
             return COCODetection(os.path.join(root, 'annotations', 'instances_%s.json' % split),
-                                 os.path.join(root, split), skip_empty=split.startswith('train'))
+                                 os.path.join(root, split), skip_empty=split.startswith('train'),
+                                 strict=strict)
         return part('train2017'), part('val2017')
     if name == 'rec':
         names = _classes_for(root, classes, '--dataset rec')
         if os.path.isfile(os.path.join(root, 'train.rec')):
-            return (RecordDetection(os.path.join(root, 'train.rec'), names),
-                    RecordDetection(os.path.join(root, 'val.rec'), names))
-        return (LstDetection(os.path.join(root, 'train.lst'), root, names),
-                LstDetection(os.path.join(root, 'val.lst'), root, names))
+            return (RecordDetection(os.path.join(root, 'train.rec'), names, strict=strict),
+                    RecordDetection(os.path.join(root, 'val.rec'), names, strict=strict))
+        return (LstDetection(os.path.join(root, 'train.lst'), root, names, strict),
+                LstDetection(os.path.join(root, 'val.lst'), root, names, strict))
     if name == 'custom':
-        return VOCFolder(root, 'train', classes), VOCFolder(root, 'val', classes)
+        return (VOCFolder(root, 'train', classes, strict=strict),
+                VOCFolder(root, 'val', classes, strict=strict))
     raise ValueError('unknown dataset %r; choose one of %s' % (name, ', '.join(DATASETS)))

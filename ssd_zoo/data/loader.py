@@ -14,7 +14,7 @@ from mxnet.gluon.data import DataLoader, Dataset, Sampler
 
 from .base import LABEL_WIDTH
 
-__all__ = ['AugmentedDataset', 'EpochBatchSampler', 'batchify', 'make_loader']
+__all__ = ['AugmentedDataset', 'EpochBatchSampler', 'Batch', 'batchify', 'make_loader']
 
 
 class AugmentedDataset(Dataset):
@@ -29,8 +29,11 @@ class AugmentedDataset(Dataset):
     def __getitem__(self, key):
         epoch, index = divmod(int(key), len(self.dataset))
         rng = np.random.default_rng([self.seed, epoch, index])
-        image, label = self.dataset[index]
-        return self.transform(image, label, rng)
+        if hasattr(self.dataset, 'load'):  # ssd_zoo's datasets skip undecodable images
+            image, label, skipped = self.dataset.load(index)
+        else:
+            (image, label), skipped = self.dataset[index], ''
+        return tuple(self.transform(image, label, rng)) + (skipped,)
 
 
 class EpochBatchSampler(Sampler):
@@ -73,7 +76,20 @@ class EpochBatchSampler(Sampler):
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
 
-def batchify(samples):
+class Batch(tuple):
+    """``(images, labels)`` of one batch, and ``skipped``: the files of the batch that could
+    not be decoded and were replaced (see :meth:`DetectionDataset.load`)."""
+
+    def __new__(cls, images, labels, skipped=()):
+        batch = super().__new__(cls, (images, labels))
+        batch.skipped = list(skipped)
+        return batch
+
+    def __reduce__(self):  # crosses from worker processes with its skipped files
+        return Batch, (self[0], self[1], self.skipped)
+
+
+def batchify(samples) -> Batch:
     """Stack uint8 images; pad labels with -1 rows to the batch's largest object count.
 
     Returns NumPy arrays (they cross from worker processes by plain pickling); the training
@@ -82,9 +98,10 @@ def batchify(samples):
     images = np.stack([s[0] for s in samples])
     most = max(1, max(len(s[1]) for s in samples))
     labels = np.full((len(samples), most, LABEL_WIDTH), -1, dtype=np.float32)
-    for i, (_, label) in enumerate(samples):
+    for i, sample in enumerate(samples):
+        label = sample[1]
         labels[i, :len(label), :label.shape[1]] = label[:, :LABEL_WIDTH]
-    return images, labels
+    return Batch(images, labels, [s[2] for s in samples if len(s) > 2 and s[2]])
 
 
 def make_loader(dataset, transform, batch_size: int, shuffle: bool, seed: int = 0,

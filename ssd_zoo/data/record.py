@@ -41,16 +41,17 @@ def parse_packed_label(values, width: int, height: int, where: str, dataset) -> 
                                   len(dataset.classes)))
         box = list(obj[1:5] * [width, height, width, height])
         difficult = int(obj[5]) if object_width > 5 else 0
-        rows.append(dataset.check_box(box, width, height, '%s object %d' % (where, k))
-                    + [cls, difficult])
+        box = dataset.check_box(box, width, height, '%s object %d' % (where, k))
+        if box is not None:
+            rows.append(box + [cls, difficult])
     return rows
 
 
 class LstDetection(DetectionDataset):
     """Images listed in a ``.lst`` file (paths relative to ``root``)."""
 
-    def __init__(self, lst_file: str, root: str, classes: Sequence[str]):
-        super().__init__(classes)
+    def __init__(self, lst_file: str, root: str, classes: Sequence[str], strict: bool = False):
+        super().__init__(classes, strict)
         with open(lst_file) as f:
             for number, line in enumerate(f, 1):
                 if not line.strip():
@@ -80,9 +81,10 @@ def _image_size(path: str):
 class RecordDetection(DetectionDataset):
     """Images and labels packed in ``.rec`` (with its ``.idx``) by ``im2rec --pack-label``."""
 
-    def __init__(self, rec_file: str, classes: Sequence[str], idx_file: Optional[str] = None):
+    def __init__(self, rec_file: str, classes: Sequence[str], idx_file: Optional[str] = None,
+                 strict: bool = False):
         import mxnet as mx
-        super().__init__(classes)
+        super().__init__(classes, strict)
         idx_file = idx_file or os.path.splitext(rec_file)[0] + '.idx'
         for path in (rec_file, idx_file):
             if not os.path.isfile(path):

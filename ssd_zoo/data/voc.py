@@ -2,11 +2,14 @@
 
 A folder holds ``JPEGImages/``, ``Annotations/*.xml`` and ``ImageSets/Main/<split>.txt``.
 Problems are reported before training with the file that has them: a missing or malformed
-annotation, an unknown class name, an empty box raise :class:`BadDataError`; boxes reaching
-outside their image are clipped and counted; images without objects are kept and counted.
+annotation or an unknown class name raise :class:`BadDataError`; class names are matched
+without case and surrounding spaces (``'Person'``, ``' dog '``), the mapping logged; boxes are
+clipped, or dropped when they have no area (see :mod:`ssd_zoo.data.base`); images without
+objects are kept and counted.
 """
 from __future__ import annotations
 
+import logging
 import os
 import xml.etree.ElementTree as ET
 from typing import Iterable, Optional, Sequence, Tuple
@@ -15,6 +18,8 @@ from .base import BadDataError, DetectionDataset
 
 __all__ = ['VOCFolder', 'VOCDetection', 'VOC_CLASSES', 'read_class_list',
            'write_voc_annotation']
+
+log = logging.getLogger(__name__)
 
 VOC_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair',
                'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant',
@@ -57,13 +62,17 @@ class VOCFolder(DetectionDataset):
     """
 
     def __init__(self, root: str, split: str = 'trainval',
-                 classes: Optional[Sequence[str]] = None, skip_difficult: bool = False):
+                 classes: Optional[Sequence[str]] = None, skip_difficult: bool = False,
+                 strict: bool = False):
         class_file = os.path.join(root, 'classes.txt')
         if classes is None:
             classes = read_class_list(class_file) if os.path.isfile(class_file) else VOC_CLASSES
-        super().__init__(classes)
+        super().__init__(classes, strict)
         self.root, self.split = root, split
-        index = {name: i for i, name in enumerate(self.classes)}
+        # class names are matched without surrounding spaces and case (GluonCV's VOC reader)
+        index = {name.strip().lower(): i for i, name in enumerate(self.classes)}
+        #: annotation names that were matched to a class written otherwise
+        self.renamed = {}
         id_file = os.path.join(root, 'ImageSets', 'Main', split + '.txt')
         if not os.path.isfile(id_file):
             raise FileNotFoundError('split list %s does not exist (a VOC folder has '
@@ -72,6 +81,9 @@ class VOCFolder(DetectionDataset):
             ids = [line.split()[0] for line in f if line.strip()]
         for image_id in ids:
             self._load(image_id, index, skip_difficult)
+        if self.renamed:
+            log.info('%s [%s]: class names matched ignoring case and spaces: %s', root, split,
+                     ', '.join('%r -> %r' % kv for kv in sorted(self.renamed.items())))
         self._log_report('%s [%s]' % (root, split))
 
     def _load(self, image_id, index, skip_difficult):
@@ -94,10 +106,13 @@ class VOCFolder(DetectionDataset):
         rows = []
         for k, obj in enumerate(tree.iter('object')):
             where = '%s object %d' % (xml_path, k)
-            name = (obj.findtext('name') or '').strip()
-            if name not in index:
-                raise BadDataError('%s: unknown class %r; the classes are %s (pass classes= or '
+            name = obj.findtext('name') or ''
+            key = name.strip().lower()  # 'Person', ' dog ' (annotation tools): as GluonCV
+            if key not in index:
+                raise BadDataError('%s: unknown class %r; the classes are %s (pass --classes or '
                                    'fix classes.txt)' % (where, name, list(self.classes)))
+            if name != self.classes[index[key]]:
+                self.renamed[name] = self.classes[index[key]]
             difficult = int(float(obj.findtext('difficult') or 0))
             if difficult and skip_difficult:
                 self.report['difficult objects skipped'] += 1
@@ -107,8 +122,9 @@ class VOCFolder(DetectionDataset):
                 raise BadDataError('%s: missing <bndbox>' % where)
             # VOC pixel coordinates are 1-based
             corners = [_number(box, tag, where) - 1 for tag in ('xmin', 'ymin', 'xmax', 'ymax')]
-            rows.append(self.check_box(corners, width, height, where) +
-                        [index[name], difficult])
+            box = self.check_box(corners, width, height, where)
+            if box is not None:
+                rows.append(box + [index[key], difficult])
         self._add(image_path, rows)
 
 
@@ -116,10 +132,12 @@ class VOCDetection(DetectionDataset):
     """Pascal VOC: several ``(year, split)`` of ``root/VOC<year>`` together."""
 
     def __init__(self, root: str, splits: Iterable[Tuple[int, str]] = ((2007, 'trainval'),),
-                 classes: Sequence[str] = VOC_CLASSES, skip_difficult: bool = False):
-        super().__init__(classes)
+                 classes: Sequence[str] = VOC_CLASSES, skip_difficult: bool = False,
+                 strict: bool = False):
+        super().__init__(classes, strict)
         for year, split in splits:
-            part = VOCFolder(os.path.join(root, 'VOC%s' % year), split, classes, skip_difficult)
+            part = VOCFolder(os.path.join(root, 'VOC%s' % year), split, classes, skip_difficult,
+                             strict)
             self.extend(part)
 
 

@@ -247,7 +247,7 @@ def _train_epoch(run: _Run, epoch: int, cfg: TrainConfig, progress, on_step) -> 
     seen, start = 0, time.perf_counter()
     batches = progress(run.loader, total=per_epoch, desc='epoch %d/%d' % (epoch + 1, cfg.epochs),
                        leave=False) if progress else run.loader
-    pending, lr = None, cfg.lr
+    pending, lr, skipped = None, cfg.lr, []
 
     def settle(previous):
         sums, at, at_lr = previous
@@ -258,7 +258,9 @@ def _train_epoch(run: _Run, epoch: int, cfg: TrainConfig, progress, on_step) -> 
         totals[0] += losses.cls_loss
         totals[1] += losses.box_loss
 
-    for i, (images, labels) in enumerate(batches):
+    for i, batch in enumerate(batches):
+        images, labels = batch
+        skipped += getattr(batch, 'skipped', [])
         lr = run.schedule(epoch * per_epoch + i)
         sums = run.step(images, labels, lr)
         if on_step:
@@ -273,10 +275,14 @@ def _train_epoch(run: _Run, epoch: int, cfg: TrainConfig, progress, on_step) -> 
     if pending is not None:
         settle(pending)
     mx.nd.waitall()
+    if skipped:
+        log.warning('epoch %d: %d unreadable images skipped (replaced by the next readable '
+                    'one): %s', epoch + 1, len(skipped), ', '.join(sorted(set(skipped))))
     steps = max(per_epoch, 1)
     return {'epoch': epoch + 1, 'lr': lr, 'cls_loss': totals[0] / steps,
             'box_loss': totals[1] / steps,
-            'img_per_s': seen / (time.perf_counter() - start), 'map': None}
+            'img_per_s': seen / (time.perf_counter() - start), 'map': None,
+            'skipped_images': len(skipped)}
 
 
 def _save_epoch(net, trainer, state, row, cfg):
@@ -299,7 +305,9 @@ def write_metrics_csv(path: str, history: List[dict]) -> None:
     """One row per epoch (rewritten whole, atomically)."""
     with atomic_path(path) as tmp:
         with open(tmp, 'w', newline='') as f:
-            writer = csv.DictWriter(f, fieldnames=list(history[0].keys()))
+            # every key of every row (a run resumed from an older checkpoint has fewer)
+            names = list(dict.fromkeys(k for row in history for k in row))
+            writer = csv.DictWriter(f, fieldnames=names)
             writer.writeheader()
             writer.writerows(history)
 

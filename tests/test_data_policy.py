@@ -1,0 +1,200 @@
+"""One box and image policy for every reader: boxes without area dropped and named, VOC class
+names matched without case and spaces, undecodable images skipped deterministically - and
+``strict`` (``--strict-data``) stopping at each with the file named."""
+import json
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from ssd_zoo.data import BadDataError, VOCFolder, generate_shapes, make_loader, read_image
+from ssd_zoo.data.coco import COCODetection
+from ssd_zoo.data.shapes import ShapesSpec
+from ssd_zoo.data.transforms import ValTransform
+from ssd_zoo.data.voc import write_voc_annotation
+
+TINY = ShapesSpec(num_train=16, num_val=4, image_size=96, min_side=16, max_side=60,
+                  max_objects=3, seed=3)
+
+
+def coco_file(tmp_path, boxes):
+    """A COCO instances file of one 100x80 image with ``boxes`` (x, y, w, h) of category 1."""
+    images = tmp_path / 'images'
+    images.mkdir()
+    cv2.imwrite(str(images / 'a.jpg'), np.full((80, 100, 3), 128, np.uint8))
+    data = {'images': [{'id': 1, 'file_name': 'a.jpg', 'width': 100, 'height': 80}],
+            'categories': [{'id': 1, 'name': 'person'}],
+            'annotations': [{'id': k + 1, 'image_id': 1, 'category_id': 1, 'bbox': list(b),
+                             'area': b[2] * b[3], 'iscrowd': 0} for k, b in enumerate(boxes)]}
+    path = tmp_path / 'instances.json'
+    path.write_text(json.dumps(data))
+    return str(path), str(images)
+
+
+def test_coco_boxes_without_height_or_width_are_dropped_counted_and_named(tmp_path):
+    path, images = coco_file(tmp_path, [(10, 10, 30, 20), (5, 5, 20, 0), (50, 5, 0, 9),
+                                        (200, 5, 10, 10)])
+    dataset = COCODetection(path, images)
+    label = dataset.label(0)
+    assert len(label) == 1 and np.allclose(label[0, :4], [10, 10, 40, 30])
+    assert dataset.report['boxes without area dropped'] == 3  # the last one lies outside
+    assert len(dataset.dropped) == 3 and all('annotation' in d for d in dataset.dropped)
+    assert 'annotation 2' in dataset.dropped[0]
+
+
+def test_coco_strict_stops_at_the_first_box_without_area(tmp_path):
+    path, images = coco_file(tmp_path, [(10, 10, 30, 20), (5, 5, 20, 0)])
+    with pytest.raises(BadDataError, match=r'annotation 2 .*no area.*--strict-data'):
+        COCODetection(path, images, strict=True)
+
+
+def voc_folder(tmp_path, names):
+    root = tmp_path / 'voc'
+    for sub in ('JPEGImages', 'Annotations', 'ImageSets/Main'):
+        (root / sub).mkdir(parents=True)
+    cv2.imwrite(str(root / 'JPEGImages' / 'x.jpg'), np.zeros((50, 60, 3), np.uint8))
+    write_voc_annotation(str(root / 'Annotations' / 'x.xml'), 'x.jpg', (50, 60, 3),
+                         [(name, [2 + 10 * k, 2, 12 + 10 * k, 20]) for k, name in
+                          enumerate(names)])
+    (root / 'ImageSets' / 'Main' / 'train.txt').write_text('x\n')
+    return str(root)
+
+
+def test_voc_class_names_match_without_case_and_spaces(tmp_path):
+    root = voc_folder(tmp_path, ['Person', ' dog ', 'person'])
+    dataset = VOCFolder(root, 'train', classes=['person', 'dog'])
+    assert list(dataset.label(0)[:, 4]) == [0, 1, 0]
+    assert dataset.renamed == {'Person': 'person', ' dog ': 'dog'}
+
+
+def test_voc_unknown_class_still_stops_naming_file_and_classes(tmp_path):
+    root = voc_folder(tmp_path, ['cat'])
+    with pytest.raises(BadDataError, match=r"x.xml object 0: unknown class 'cat'.*person"):
+        VOCFolder(root, 'train', classes=['person', 'dog'])
+
+
+def test_duplicate_class_names_are_refused(tmp_path):
+    root = voc_folder(tmp_path, ['dog'])
+    with pytest.raises(BadDataError, match='more than once'):
+        VOCFolder(root, 'train', classes=['dog', 'Dog'])
+
+
+@pytest.fixture()
+def damaged(tmp_path):
+    """A shapes folder whose training image 000003.jpg is truncated to a tenth."""
+    root = generate_shapes(str(tmp_path / 'shapes'), TINY)
+    path = os.path.join(root, 'JPEGImages', '000003.jpg')
+    data = open(path, 'rb').read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 10])
+    return root, path
+
+
+def test_an_undecodable_image_is_replaced_by_the_next_with_its_own_labels(damaged):
+    root, bad = damaged
+    dataset = VOCFolder(root, 'train')
+    image, label, skipped = dataset.load(3)
+    expected_image, expected_label = dataset[4]
+    assert skipped == bad
+    assert np.array_equal(image, expected_image) and np.array_equal(label, expected_label)
+    assert dataset.load(3)[2] == bad  # deterministic
+    loader, _ = make_loader(dataset, ValTransform(96), 8, shuffle=False, drop_last=False)
+    batches = list(loader)
+    assert [b.skipped for b in batches] == [[bad], []]
+    assert len(batches[0][0]) == 8
+
+
+def test_strict_stops_at_an_undecodable_image_naming_it(damaged):
+    root, bad = damaged
+    dataset = VOCFolder(root, 'train', strict=True)
+    with pytest.raises(BadDataError, match=r'000003.jpg.*--strict-data'):
+        dataset.load(3)
+
+
+@pytest.mark.parametrize('kind', ['gray', 'rgba', 'cmyk'])
+def test_grayscale_rgba_and_cmyk_images_are_read_as_rgb(tmp_path, kind):
+    from PIL import Image
+    pixels = np.zeros((20, 30, 3), np.uint8)
+    pixels[:, :, 0] = 200  # red
+    path = str(tmp_path / ('x.png' if kind == 'rgba' else 'x.jpg'))
+    picture = Image.fromarray(pixels)
+    picture = {'gray': picture.convert('L'), 'rgba': picture.convert('RGBA'),
+               'cmyk': picture.convert('CMYK')}[kind]
+    picture.save(path, quality=95)
+    image = read_image(path)
+    assert image.shape == (20, 30, 3) and image.dtype == np.uint8
+    if kind != 'gray':
+        assert image[..., 0].mean() > 150 and image[..., 1:].mean() < 60  # still red
+
+
+SCRIPTS = os.path.join(os.path.dirname(__file__), '..', 'scripts')
+
+
+def train(*args):
+    import subprocess
+    import sys
+    return subprocess.run([sys.executable, os.path.join(SCRIPTS, 'train_ssd.py'),
+                           '--network', 'plainnet', '--data-shape', '96', '--batch-size', '8',
+                           '--epochs', '1', '--num-workers', '0'] + list(args),
+                          capture_output=True, text=True)
+
+
+def test_training_runs_through_mixed_case_names_and_a_truncated_jpeg(damaged, tmp_path):
+    root, bad = damaged
+    annotations = os.path.join(root, 'Annotations')
+    for name in os.listdir(annotations):  # names as annotation tools write them
+        path = os.path.join(annotations, name)
+        text = open(path).read().replace('<name>circle</name>', '<name>Circle</name>')
+        open(path, 'w').write(text.replace('<name>star</name>', '<name> star </name>'))
+    common = ['--dataset', 'custom', '--dataset-root', root, '--save-prefix',
+              str(tmp_path / 'run')]
+    out = train(*common)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert 'best validation voc07 mAP' in out.stdout
+    assert "'Circle' -> 'circle'" in out.stderr and "' star ' -> 'star'" in out.stderr
+    assert '1 unreadable training images were skipped' in out.stdout
+    assert '000003.jpg' in out.stderr
+    out = train(*common, '--strict-data')
+    assert out.returncode == 1 and '000003.jpg' in out.stderr and '--strict-data' in out.stderr
+    assert 'Traceback' not in out.stderr
+
+
+def coco_dataset(tmp_path):
+    """A COCO-layout folder from a tiny shapes set, with a zero-height box in training."""
+    from ssd_zoo.data import VOCFolder
+    root = generate_shapes(str(tmp_path / 'shapes'), TINY)
+    out = tmp_path / 'coco'
+    (out / 'annotations').mkdir(parents=True)
+    for split, part in (('train2017', 'train'), ('val2017', 'val')):
+        voc = VOCFolder(root, part)
+        (out / split).mkdir()
+        images, annotations = [], []
+        for i in range(len(voc)):
+            name = os.path.basename(voc.image_path(i))
+            os.link(voc.image_path(i), str(out / split / name))
+            images.append({'id': i + 1, 'file_name': name, 'width': 96, 'height': 96})
+            for x1, y1, x2, y2, cls, _ in voc.label(i):
+                annotations.append({'id': len(annotations) + 1, 'image_id': i + 1,
+                                    'category_id': int(cls) + 1, 'iscrowd': 0,
+                                    'bbox': [float(x1), float(y1), float(x2 - x1),
+                                             float(y2 - y1)], 'area': 1.0})
+        annotations.append({'id': len(annotations) + 1, 'image_id': 1, 'category_id': 1,
+                            'iscrowd': 0, 'bbox': [10.0, 20.0, 15.0, 0.0], 'area': 0.0})
+        data = {'images': images, 'annotations': annotations,
+                'categories': [{'id': k + 1, 'name': n} for k, n in enumerate(voc.classes)]}
+        (out / 'annotations' / ('instances_%s.json' % split)).write_text(json.dumps(data))
+    return str(out)
+
+
+def test_training_runs_on_coco_with_zero_height_boxes(tmp_path):
+    root = coco_dataset(tmp_path)
+    common = ['--dataset', 'coco', '--dataset-root', root, '--save-prefix',
+              str(tmp_path / 'run')]
+    out = train(*common)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert 'training data: 1 boxes without area dropped' in out.stdout
+    assert 'instances_train2017.json annotation' in out.stderr  # named in the log
+    out = train(*common, '--strict-data')
+    assert out.returncode == 1 and 'instances_train2017.json annotation' in out.stderr
+    assert 'no area' in out.stderr and 'Traceback' not in out.stderr
