@@ -2,7 +2,8 @@
 
 Files written by ssd_zoo and by GluonCV's ``save_parameters`` for the same preset both load.
 GluonCV files carry anchors as constants (``anchor_generators.*``); they are ignored, since
-ssd_zoo computes anchors from the feature maps. Nothing is ever downloaded.
+ssd_zoo computes anchors from the feature maps. Published weights come from GluonCV's model
+store (:mod:`ssd_zoo.model_store`), downloaded only when ``pretrained=True`` asks for them.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Dict, Optional
 import mxnet as mx
 
 from . import compat
+from .model_store import default_root, get_model_file, published_sha1
 
 __all__ = ['default_root', 'find_weights_file', 'load_weights', 'WeightsMismatchError']
 
@@ -27,48 +29,35 @@ class WeightsMismatchError(ValueError):
     """A weights file does not fit the network it is loaded into."""
 
 
-def default_root() -> str:
-    """``$MXNET_HOME/models``, or ``~/.mxnet/models`` as in MXNet and GluonCV."""
-    home = os.environ.get('MXNET_HOME', os.path.join('~', '.mxnet'))
-    return os.path.expanduser(os.path.join(home, 'models'))
-
-
-def _gluoncv_file_name(name: str) -> Optional[str]:
-    try:
-        from gluoncv.model_zoo.model_store import short_hash
-        return '%s-%s.params' % (name, short_hash(name))
-    except (ImportError, ValueError, KeyError):
-        return None
-
-
 def find_weights_file(name: str, root: Optional[str] = None) -> str:
-    """Path of the local weights of a zoo or backbone model ``name``.
+    """Path of the weights of a zoo or backbone model ``name`` (``pretrained=True``).
 
-    Looks in ``root`` (default :func:`default_root`) for GluonCV's file name
-    ``<name>-<sha1[:8]>.params``, then any ``<name>-*.params``, then ``<name>.params``.
+    ``<root>/<name>.params`` (a file of your own, e.g. written by ssd_zoo) is used as it is.
+    Otherwise, for names GluonCV publishes weights for, GluonCV's model store is used
+    (:func:`ssd_zoo.model_store.get_model_file`): ``<root>/<name>-<sha1[:8]>.params`` if its
+    SHA-1 is the published one, else downloaded from ``$MXNET_GLUON_REPO``. ``root``
+    defaults to ``$MXNET_HOME/models`` (``~/.mxnet/models``).
 
     Raises
     ------
     FileNotFoundError
-        Naming the folder and the file names that would be accepted.
+        No file, and nothing published (ssd_zoo's own presets), or the store cannot be
+        reached: the message names the file and the folder to put it in.
     """
     root = os.path.expanduser(root) if root else default_root()
-    tried = [n for n in (_gluoncv_file_name(name),) if n]
-    for file_name in tried:
-        path = os.path.join(root, file_name)
-        if os.path.isfile(path):
-            return path
+    own = os.path.join(root, name + '.params')
+    if os.path.isfile(own):
+        return own
+    if published_sha1(name) is not None:
+        return get_model_file(name, root)
     versions = sorted(glob.glob(os.path.join(glob.escape(root), glob.escape(name) + '-*.params')))
     if versions:
         return versions[-1]
-    plain = os.path.join(root, name + '.params')
-    if os.path.isfile(plain):
-        return plain
-    tried += [name + '-<hash>.params', name + '.params']
     raise FileNotFoundError(
-        'no weights for %r in %s: expected one of %s. ssd_zoo does not download; copy the file '
-        'there, pass root=<folder>, or pass pretrained=<path to a .params file>'
-        % (name, root, ', '.join(tried)))
+        'no weights for %r in %s: GluonCV publishes none for it (it is one of ssd_zoo\'s own '
+        'models, or not a model-store name), so train it and pass pretrained=<its .params '
+        'file> (train_ssd.py: --resume FILE), or copy %s.params into %s'
+        % (name, root, name, root))
 
 
 def _align_backbone_prefix(loaded: Dict[str, mx.nd.NDArray], wanted: Dict[str, object],

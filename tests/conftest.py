@@ -13,6 +13,20 @@ from ssd_zoo.boxes import iou as box_iou  # noqa: F401  (shared with the tests)
 logging.getLogger('ssd_zoo').setLevel(logging.WARNING)
 
 
+def closed_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def no_model_store_outside(monkeypatch):
+    """Every test's model store is a closed port on this machine: nothing is downloaded
+    (tests that download start their own server on 127.0.0.1)."""
+    monkeypatch.setenv('MXNET_GLUON_REPO', 'http://127.0.0.1:%d/' % closed_port())
+
+
 @pytest.fixture(autouse=True)
 def _isolated_model_home(tmp_path, monkeypatch):
     """No test reads or writes the user's ~/.mxnet/models."""

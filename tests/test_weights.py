@@ -72,14 +72,21 @@ def test_ssd_zoo_file_round_trips_through_zoo_root(tmp_path):
         np.testing.assert_array_equal(got.asnumpy(), want)
 
 
-def test_pretrained_true_finds_gluoncv_hashed_file_name(tmp_path):
-    from gluoncv.model_zoo.model_store import short_hash
+def test_pretrained_true_finds_gluoncv_hashed_file_name(tmp_path, monkeypatch):
+    """GluonCV's file name with the published SHA-1 is used as it is, without network (the
+    table entry is set to this file's SHA-1: its weights are random, not the published)."""
+    from ssd_zoo.compat import gluoncv_sha1_table
+    from ssd_zoo.model_store import sha1_of
     x = mx.nd.random.uniform(-1, 1, shape=(1, 3, 512, 512))
     reference = gluoncv_model('ssd_512_mobilenet1.0_voc', x)
     root = tmp_path / 'models'
     root.mkdir()
-    file_name = 'ssd_512_mobilenet1.0_voc-%s.params' % short_hash('ssd_512_mobilenet1.0_voc')
-    reference.save_parameters(str(root / file_name))
+    saved = str(tmp_path / 'w.params')
+    reference.save_parameters(saved)
+    sha1 = sha1_of(saved)
+    monkeypatch.setitem(gluoncv_sha1_table(), 'ssd_512_mobilenet1.0_voc', sha1)
+    file_name = 'ssd_512_mobilenet1.0_voc-%s.params' % sha1[:8]
+    os.replace(saved, str(root / file_name))
     assert find_weights_file('ssd_512_mobilenet1.0_voc', str(root)) == str(root / file_name)
     ours = ssd_zoo.get_model('ssd_512_mobilenet1.0_voc', pretrained=True, root=str(root))
     ours.set_nms(mode='per_class')

@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 
 #: networks ssd_zoo defines itself (everything else comes from GluonCV's model zoo)
 LOCAL_NETWORKS = {'plainnet': plainnet}
+#: GluonCV detection models: building one by name would fetch its backbone's weights
+_DETECTION_PREFIXES = ('ssd_', 'yolo', 'faster_rcnn', 'mask_rcnn', 'center_net', 'fcos')
 
 
 def load_network(network: Union[str, HybridBlock], pretrained: Union[bool, str] = False,
@@ -34,9 +36,9 @@ def load_network(network: Union[str, HybridBlock], pretrained: Union[bool, str] 
         GluonCV model-zoo name, ``'plainnet'`` (:mod:`ssd_zoo.backbones.plain`), or a block,
         which is returned as it is.
     pretrained : bool or str
-        ``True`` loads ``<root>/<network>-<hash>.params`` (GluonCV's file name) or
-        ``<root>/<network>.params``; a string is the path of a weights file. Nothing is
-        downloaded: a missing file raises ``FileNotFoundError`` naming the paths tried.
+        ``True``: GluonCV's ImageNet weights (:func:`ssd_zoo.weights.find_weights_file`: your
+        ``<root>/<network>.params``, or GluonCV's model store); a string is the path of a
+        weights file.
     root : str, optional
         Folder of weight files, default ``$MXNET_HOME/models``.
     ctx : mx.Context, optional
@@ -44,6 +46,11 @@ def load_network(network: Union[str, HybridBlock], pretrained: Union[bool, str] 
     """
     if isinstance(network, HybridBlock):
         return network
+    if network.lower().startswith(_DETECTION_PREFIXES):
+        raise ValueError('%r is a detection model, not a classification backbone: '
+                         'ssd_zoo.get_model(%r) builds it, and `ssd-zoo anchors %s` shows its '
+                         'heads; `ssd-zoo inspect` takes backbones such as resnet50_v1'
+                         % (network, network, network))
     with mx.name.NameManager():
         if network in LOCAL_NETWORKS:
             net = LOCAL_NETWORKS[network](pretrained=pretrained, **kwargs)
