@@ -138,3 +138,21 @@ def draw_anchors(net, layer: int, locations=None, size=None, image=None, ax=None
                                        edgecolor=cmap(k % 10), linewidth=1.5))
     ax.set_title('head %d: %dx%d cells, %d anchors per cell' % (layer, rows, cols, per_cell))
     return ax
+
+
+def plot_box_statistics(stats, path: str) -> str:
+    """Histograms of the box sides (at the network input) and aspect ratios, saved as a PNG."""
+    import matplotlib
+    matplotlib.use('Agg', force=False)
+    import matplotlib.pyplot as plt
+    fig, (ax_side, ax_aspect) = plt.subplots(1, 2, figsize=(10, 3.5))
+    ax_side.hist(stats['side'], bins=40)
+    ax_side.set_xlabel('box side at the network input (sqrt of the area, px)')
+    ax_aspect.hist(np.log2(np.clip(stats['aspect'], 1e-3, None)), bins=40)
+    ax_aspect.set_xlabel('log2 aspect ratio (width / height)')
+    for ax in (ax_side, ax_aspect):
+        ax.set_ylabel('boxes')
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

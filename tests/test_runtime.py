@@ -129,7 +129,9 @@ def test_import_ssd_zoo_then_a_forward_uses_every_core():
     """Two threads share the work of a forward pass on 2 cores (MXNet's own default here: one),
     and they use >= 1.6 CPU-seconds per second when nothing else runs (the better of two
     runs; a process computing beside them lowers the ratio, not the number of threads)."""
-    runs = [forward() for _ in range(2)]
+    runs = [forward()]
+    if runs[0][2] < 1.6:
+        runs.append(forward())
     assert all(threads == 2 and busy >= 2 for threads, busy, _ in runs), runs
     assert max(ratio for _, _, ratio in runs) >= 1.6 or os.getloadavg()[0] > 1.5, runs
 

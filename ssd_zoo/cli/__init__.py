@@ -4,6 +4,7 @@
     ssd-zoo inspect resnet101_v1 --size 512 [--all]
     ssd-zoo anchors ssd_300_vgg16_atrous_voc [--size 300 | --size 384x512] [--out a.png]
     ssd-zoo info
+    ssd-zoo check-data --dataset voc --dataset-root ~/VOCdevkit [--model NAME] [--suggest-sizes]
 
 The package :mod:`ssd_zoo.cli` is also the layer the scripts share (:mod:`.common`,
 :mod:`.training`).
@@ -105,6 +106,8 @@ def main(argv=None) -> int:
     p.set_defaults(run=cmd_anchors)
     p = sub.add_parser('info', help='mxnet build, CPU, oneDNN ISA, threads and why')
     p.set_defaults(run=cmd_info)
+    from .check_data import add_parser
+    add_parser(sub)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

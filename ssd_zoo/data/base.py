@@ -52,7 +52,8 @@ class DetectionDataset:
     was fixed or skipped, and is logged once.
     """
 
-    def __init__(self, classes: Sequence[str], strict: bool = False):
+    def __init__(self, classes: Sequence[str], strict: bool = False,
+                 errors: Optional[List[str]] = None):
         self.classes: List[str] = list(classes)
         folded = [c.strip().lower() for c in self.classes]
         twice = sorted({c for c in self.classes if folded.count(c.strip().lower()) > 1})
@@ -60,6 +61,9 @@ class DetectionDataset:
             raise BadDataError('class names %s appear more than once (compared without case '
                                'and spaces); every class needs its own name' % twice)
         self.strict = strict
+        #: None: a malformed annotation raises; a list: it is appended there and its image
+        #: left out (``ssd-zoo check-data`` names every one)
+        self.errors = errors
         self._paths: List[str] = []
         self._labels: List[np.ndarray] = []
         self.report: Counter = Counter()
@@ -89,6 +93,12 @@ class DetectionDataset:
         self._labels += other._labels
         self.report.update(other.report)
         self.dropped += other.dropped
+
+    def _malformed(self, err: BadDataError) -> None:
+        """Raise ``err``, or collect it when the dataset collects errors."""
+        if self.errors is None:
+            raise err
+        self.errors.append(str(err))
 
     def _add(self, path: str, rows: List[List[float]]) -> None:
         label = np.asarray(rows, dtype=np.float32).reshape(-1, LABEL_WIDTH)

@@ -29,7 +29,8 @@ class COCODetection(DetectionDataset):
     """
 
     def __init__(self, annotation_file: str, image_dir: str, skip_empty: bool = False,
-                 classes: Optional[list] = None, strict: bool = False):
+                 classes: Optional[list] = None, strict: bool = False,
+                 errors: Optional[list] = None):
         from pycocotools.coco import COCO
         if not os.path.isfile(annotation_file):
             raise FileNotFoundError('COCO annotation file %s does not exist' % annotation_file)
@@ -39,7 +40,7 @@ class COCODetection(DetectionDataset):
             raise BadDataError('%s is not a COCO instances file: %s' % (annotation_file, err)) \
                 from None
         categories = sorted(coco.loadCats(coco.getCatIds()), key=lambda c: c['id'])
-        super().__init__(classes or [c['name'] for c in categories], strict)
+        super().__init__(classes or [c['name'] for c in categories], strict, errors)
         self.category_ids = [c['id'] for c in categories]
         index = {cid: i for i, cid in enumerate(self.category_ids)}
         for image_id in sorted(coco.getImgIds()):
@@ -53,8 +54,9 @@ class COCODetection(DetectionDataset):
                     self.report['crowd boxes left out'] += 1
                     continue
                 if ann['category_id'] not in index:
-                    raise BadDataError('%s: category %s is not in the categories list'
-                                       % (where, ann['category_id']))
+                    self._malformed(BadDataError('%s: category %s is not in the categories '
+                                                 'list' % (where, ann['category_id'])))
+                    continue
                 x, y, w, h = ann['bbox']
                 box = self.check_box([x, y, x + w, y + h], width, height, where)
                 if box is not None:

@@ -50,27 +50,31 @@ def parse_packed_label(values, width: int, height: int, where: str, dataset) -> 
 class LstDetection(DetectionDataset):
     """Images listed in a ``.lst`` file (paths relative to ``root``)."""
 
-    def __init__(self, lst_file: str, root: str, classes: Sequence[str], strict: bool = False):
-        super().__init__(classes, strict)
+    def __init__(self, lst_file: str, root: str, classes: Sequence[str], strict: bool = False,
+                 errors: Optional[list] = None):
+        super().__init__(classes, strict, errors)
         with open(lst_file) as f:
             for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                parts = line.rstrip('\n').split('\t')
-                where = '%s line %d' % (lst_file, number)
-                if len(parts) < 4:
-                    raise BadDataError('%s: expected "index, label..., path" separated by tabs'
-                                       % where)
-                path = os.path.join(root, parts[-1])
-                try:
-                    values = [float(v) for v in parts[1:-1]]
-                except ValueError:
-                    raise BadDataError('%s: label numbers are not numbers' % where) from None
-                size = _image_size(path)
-                if size is None:
-                    raise BadDataError('%s: cannot read image %s' % (where, path))
-                self._add(path, parse_packed_label(values, size[0], size[1], where, self))
+                if line.strip():
+                    try:
+                        self._read_line(line, root, '%s line %d' % (lst_file, number))
+                    except BadDataError as err:
+                        self._malformed(err)
         self._log_report(lst_file)
+
+    def _read_line(self, line: str, root: str, where: str) -> None:
+        parts = line.rstrip('\n').split('\t')
+        if len(parts) < 4:
+            raise BadDataError('%s: expected "index, label..., path" separated by tabs' % where)
+        path = os.path.join(root, parts[-1])
+        try:
+            values = [float(v) for v in parts[1:-1]]
+        except ValueError:
+            raise BadDataError('%s: label numbers are not numbers' % where) from None
+        size = _image_size(path)
+        if size is None:
+            raise BadDataError('%s: cannot read image %s' % (where, path))
+        self._add(path, parse_packed_label(values, size[0], size[1], where, self))
 
 
 def _image_size(path: str):
@@ -82,9 +86,9 @@ class RecordDetection(DetectionDataset):
     """Images and labels packed in ``.rec`` (with its ``.idx``) by ``im2rec --pack-label``."""
 
     def __init__(self, rec_file: str, classes: Sequence[str], idx_file: Optional[str] = None,
-                 strict: bool = False):
+                 strict: bool = False, errors: Optional[list] = None):
         import mxnet as mx
-        super().__init__(classes, strict)
+        super().__init__(classes, strict, errors)
         idx_file = idx_file or os.path.splitext(rec_file)[0] + '.idx'
         for path in (rec_file, idx_file):
             if not os.path.isfile(path):
@@ -93,14 +97,21 @@ class RecordDetection(DetectionDataset):
         self._rec_file, self._idx_file = rec_file, idx_file
         record = mx.recordio.MXIndexedRecordIO(idx_file, rec_file, 'r')
         self._keys = list(record.keys)
+        readable = []
         for key in self._keys:
             header, image = mx.recordio.unpack_img(record.read_idx(key), cv2.IMREAD_COLOR)
             where = '%s record %s' % (rec_file, key)
-            if image is None:
-                raise BadDataError('%s: the image does not decode' % where)
-            self._add('%s#%s' % (rec_file, key),
-                      parse_packed_label(header.label, image.shape[1], image.shape[0], where,
-                                         self))
+            try:
+                if image is None:
+                    raise BadDataError('%s: the image does not decode' % where)
+                rows = parse_packed_label(header.label, image.shape[1], image.shape[0], where,
+                                          self)
+            except BadDataError as err:
+                self._malformed(err)
+                continue
+            self._add('%s#%s' % (rec_file, key), rows)
+            readable.append(key)
+        self._keys = readable
         record.close()
         self._record = None
         self._log_report(rec_file)

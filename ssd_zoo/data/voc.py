@@ -63,11 +63,11 @@ class VOCFolder(DetectionDataset):
 
     def __init__(self, root: str, split: str = 'trainval',
                  classes: Optional[Sequence[str]] = None, skip_difficult: bool = False,
-                 strict: bool = False):
+                 strict: bool = False, errors: Optional[list] = None):
         class_file = os.path.join(root, 'classes.txt')
         if classes is None:
             classes = read_class_list(class_file) if os.path.isfile(class_file) else VOC_CLASSES
-        super().__init__(classes, strict)
+        super().__init__(classes, strict, errors)
         self.root, self.split = root, split
         # class names are matched without surrounding spaces and case (GluonCV's VOC reader)
         index = {name.strip().lower(): i for i, name in enumerate(self.classes)}
@@ -80,7 +80,10 @@ class VOCFolder(DetectionDataset):
         with open(id_file) as f:
             ids = [line.split()[0] for line in f if line.strip()]
         for image_id in ids:
-            self._load(image_id, index, skip_difficult)
+            try:
+                self._load(image_id, index, skip_difficult)
+            except BadDataError as err:
+                self._malformed(err)
         if self.renamed:
             log.info('%s [%s]: class names matched ignoring case and spaces: %s', root, split,
                      ', '.join('%r -> %r' % kv for kv in sorted(self.renamed.items())))
@@ -133,11 +136,11 @@ class VOCDetection(DetectionDataset):
 
     def __init__(self, root: str, splits: Iterable[Tuple[int, str]] = ((2007, 'trainval'),),
                  classes: Sequence[str] = VOC_CLASSES, skip_difficult: bool = False,
-                 strict: bool = False):
-        super().__init__(classes, strict)
+                 strict: bool = False, errors: Optional[list] = None):
+        super().__init__(classes, strict, errors)
         for year, split in splits:
             part = VOCFolder(os.path.join(root, 'VOC%s' % year), split, classes, skip_difficult,
-                             strict)
+                             strict, errors)
             self.extend(part)
 
 
