@@ -102,13 +102,18 @@ def predict_loader(net, loader, ctx=None, progress=None):
     predict = getattr(net, 'predict', None)
     for batch in (progress(loader) if progress else loader):
         images, labels = batch
-        for path in getattr(batch, 'skipped', ()):
-            log.warning('evaluation: %s could not be read and was replaced by the next '
-                        'readable image', path)
         if predict is not None:
             ids, scores, boxes = predict(images, ctx)
         else:
             ids, scores, boxes = (as_numpy(o) for o in net(normalize_batch(images, ctx=ctx)))
+        replaced = getattr(batch, 'replaced', ())
+        if replaced:  # an unreadable image: scored without it (its stand-in is left out)
+            log.warning('evaluation: %s could not be read and is left out',
+                        ', '.join(batch.skipped))
+            keep = np.setdiff1d(np.arange(len(ids)), replaced)
+            ids, scores, boxes, labels = ids[keep], scores[keep], boxes[keep], labels[keep]
+            if not len(keep):
+                continue
         yield ids, scores, boxes, labels
 
 

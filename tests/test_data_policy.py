@@ -102,6 +102,7 @@ def test_an_undecodable_image_is_replaced_by_the_next_with_its_own_labels(damage
     loader, _ = make_loader(dataset, ValTransform(96), 8, shuffle=False, drop_last=False)
     batches = list(loader)
     assert [b.skipped for b in batches] == [[bad], []]
+    assert [b.replaced for b in batches] == [[3], []]
     assert len(batches[0][0]) == 8
 
 
@@ -198,3 +199,18 @@ def test_training_runs_on_coco_with_zero_height_boxes(tmp_path):
     out = train(*common, '--strict-data')
     assert out.returncode == 1 and 'instances_train2017.json annotation' in out.stderr
     assert 'no area' in out.stderr and 'Traceback' not in out.stderr
+
+
+def test_evaluation_leaves_an_unreadable_image_out(damaged):
+    """Scored without it: its stand-in (the next image) is not counted twice."""
+    import mxnet as mx
+
+    import ssd_zoo
+    from ssd_zoo.evaluation import evaluate
+    root, _ = damaged
+    dataset = VOCFolder(root, 'train')
+    net = ssd_zoo.get_ssd('plainnet', 96, classes=dataset.classes)
+    net.initialize()
+    loader, _ = make_loader(dataset, ValTransform(96), 8, shuffle=False, drop_last=False)
+    result = evaluate(net, loader, dataset.classes, ('voc07',), mx.cpu())
+    assert result['images'] == len(dataset) - 1

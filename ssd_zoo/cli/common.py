@@ -111,7 +111,7 @@ def contexts(gpus: str = '', cpus: int = 1) -> List[mx.Context]:
     if not ids:
         return [mx.cpu(i) for i in range(cpus)]
     available = mx.context.num_gpus()
-    if not ids or max(ids) >= available:
+    if max(ids) >= available:
         raise UsageError('--gpus %s: this mxnet build sees %d GPU%s (%s); install a CUDA build '
                          '(make MXNET=mxnet-cu112==1.9.1) or drop --gpus to use the CPU'
                          % (gpus, available, '' if available == 1 else 's',

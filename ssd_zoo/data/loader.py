@@ -78,15 +78,16 @@ class EpochBatchSampler(Sampler):
 
 class Batch(tuple):
     """``(images, labels)`` of one batch, and ``skipped``: the files of the batch that could
-    not be decoded and were replaced (see :meth:`DetectionDataset.load`)."""
+    not be decoded, and ``replaced``: the rows that hold their replacements (see
+    :meth:`DetectionDataset.load`; evaluation leaves those rows out)."""
 
-    def __new__(cls, images, labels, skipped=()):
+    def __new__(cls, images, labels, skipped=(), replaced=()):
         batch = super().__new__(cls, (images, labels))
-        batch.skipped = list(skipped)
+        batch.skipped, batch.replaced = list(skipped), list(replaced)
         return batch
 
     def __reduce__(self):  # crosses from worker processes with its skipped files
-        return Batch, (self[0], self[1], self.skipped)
+        return Batch, (self[0], self[1], self.skipped, self.replaced)
 
 
 def batchify(samples) -> Batch:
@@ -101,7 +102,8 @@ def batchify(samples) -> Batch:
     for i, sample in enumerate(samples):
         label = sample[1]
         labels[i, :len(label), :label.shape[1]] = label[:, :LABEL_WIDTH]
-    return Batch(images, labels, [s[2] for s in samples if len(s) > 2 and s[2]])
+    replaced = [i for i, s in enumerate(samples) if len(s) > 2 and s[2]]
+    return Batch(images, labels, [samples[i][2] for i in replaced], replaced)
 
 
 def make_loader(dataset, transform, batch_size: int, shuffle: bool, seed: int = 0,
