@@ -65,7 +65,8 @@ def parse_args(argv=None):
     p.add_argument('--val-interval', type=int, default=D.val_interval)
     p.add_argument('--seed', type=int, default=D.seed)
     p.add_argument('--pretrained-base', action='store_true',
-                   help='load ImageNet weights of the backbone from $MXNET_HOME/models')
+                   help='ImageNet weights of the backbone: $MXNET_HOME/models, else '
+                        'GluonCV\'s model store')
     p.add_argument('--pretrained', default=None, metavar='PREFIX',
                    help='MXNet example networks: base-network checkpoint PREFIX-%%04d.params '
                         '(Module format) to start from, with --epoch')

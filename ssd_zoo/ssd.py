@@ -317,7 +317,7 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
         Named features must be the output of their stride (see
         :func:`ssd_zoo.backbones.discovery.plan_features`).
     pretrained_base : bool or str
-        Load the backbone's ImageNet weights from disk (see :mod:`ssd_zoo.weights`).
+        Load the backbone's ImageNet weights (see :func:`ssd_zoo.weights.find_weights_file`).
     **kwargs
         Passed to :class:`SSD` (``nms_thresh``, ``nms_topk``, ``post_nms``, ``nms_mode``).
 

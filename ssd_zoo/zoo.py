@@ -71,12 +71,14 @@ def get_model(name: str, pretrained: Union[bool, str] = False,
     name : str
         A name from :func:`list_models`, e.g. ``'ssd_512_resnet50_v1_voc'``.
     pretrained : bool or str
-        ``True``: load ``<root>/<name>-<sha1[:8]>.params`` (GluonCV's file name) or
-        ``<root>/<name>.params``; a string: that weights file. Files saved by ssd_zoo and by
-        GluonCV's ``save_parameters`` for the same preset both load.
+        ``True``: your ``<root>/<name>.params``, else GluonCV's published weights from its
+        model store (``<root>/<name>-<sha1[:8]>.params`` when its SHA-1 is right, else
+        downloaded and checked: :func:`ssd_zoo.weights.find_weights_file`); a string: that
+        weights file. Files saved by ssd_zoo and by GluonCV's ``save_parameters`` for the
+        same preset both load.
     pretrained_base : bool or str
-        Load the backbone's ImageNet weights (GluonCV's file) from ``root``; ignored when
-        ``pretrained`` is set.
+        Load the backbone's ImageNet weights the same way; ignored when ``pretrained`` is
+        set.
     classes : sequence of str, optional
         Foreground classes; required for ``*_custom`` models, defaults to the dataset's.
     root : str, optional
