@@ -55,8 +55,7 @@ def _model_anchors(args, classes) -> tuple:
     return name, side, anchors.asnumpy()[0]
 
 
-def _split_report(name, dataset, checks) -> List[str]:
-    labels = [dataset.label(i) for i in range(len(dataset))]
+def _split_report(name, dataset, labels, checks) -> List[str]:
     counts = class_counts(labels, dataset.classes)
     lines = ['%s: %d images, %d objects (%s); %d images without objects'
              % (name, len(dataset), sum(counts.values()),
@@ -79,13 +78,13 @@ def check_data(args) -> int:
     checks = {name: decode_all([d.image_path(i) for i in range(len(d))], args.workers,
                                lambda it, **kw: tqdm(it, desc='decoding %s' % name, **kw))
               for name, d in splits.items()}
+    boxes = {name: _boxes(d, checks[name]) for name, d in splits.items()}
     for name, dataset in splits.items():
-        print('\n'.join(_split_report(name, dataset, checks[name])))
+        print('\n'.join(_split_report(name, dataset, boxes[name][0], checks[name])))
     for problem in problems:
         print('malformed annotation: %s' % problem)
     for group in duplicates([c for found in checks.values() for c in found]):
         print('duplicate files: %s' % ', '.join(group))
-    boxes = {name: _boxes(d, checks[name]) for name, d in splits.items()}
     labels, sizes, paths = (sum((boxes[n][k] for n in boxes), []) for k in range(3))
     side = args.data_shape
     if args.model or args.network:

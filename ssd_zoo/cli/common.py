@@ -20,10 +20,9 @@ from ..data.base import BadDataError
 from ..deploy.loading import Detector, load_detector
 from ..symbol.gluon import LEGACY_NETWORKS
 
-__all__ = ['run', 'UsageError', 'add_model_flags', 'script_parser', 'converter_parser',
-           'load_model',
-           'contexts', 'device', 'is_legacy', 'LEGACY_NETWORKS',
-           'KNOWN_ERRORS']
+__all__ = ['run', 'UsageError', 'KNOWN_ERRORS', 'add_model_flags', 'script_parser',
+           'converter_parser', 'load_model', 'contexts', 'device', 'is_legacy',
+           'LEGACY_NETWORKS']
 
 
 class UsageError(ValueError):
@@ -65,7 +64,7 @@ def _one_line(err: BaseException) -> str:
         text = next((line for line in text.splitlines() if line.strip()), text)
     if isinstance(err, FileNotFoundError) and err.filename and str(err.filename) not in text:
         text = '%s: %s' % (err.filename, text)
-    return ' '.join(text.split()) if '\n' in text and len(text) < 400 else text
+    return ' '.join(text.split())  # one line, whatever the message's own line breaks
 
 
 def add_model_flags(parser: argparse.ArgumentParser, onnx: bool = False) -> None:

@@ -76,17 +76,10 @@ def decode_all(paths: Sequence[str], workers: int = 1, progress=None) -> List[Im
 def box_statistics(labels: Sequence[np.ndarray], sizes: Sequence[Tuple[int, int]],
                    side: int) -> Dict[str, np.ndarray]:
     """Box sides (sqrt of the area, at the network's ``side x side`` input) and aspect ratios
-    (width / height) of every box."""
-    sides, aspects = [], []
-    for label, (width, height) in zip(labels, sizes):
-        if not len(label) or not width:
-            continue
-        w = (label[:, 2] - label[:, 0]) * side / width
-        h = (label[:, 3] - label[:, 1]) * side / height
-        sides.append(np.sqrt(w * h))
-        aspects.append(w / np.maximum(h, 1e-9))
-    join = (lambda parts: np.concatenate(parts) if parts else np.zeros(0))  # noqa: E731
-    return {'side': join(sides), 'aspect': join(aspects)}
+    (width / height, at that input) of every box."""
+    boxes, _, _ = _normalized_boxes(labels, sizes, [''] * len(labels))
+    wh = np.clip(boxes[:, 2:] - boxes[:, :2], 0, None)
+    return {'side': _sides(boxes, side), 'aspect': wh[:, 0] / np.maximum(wh[:, 1], 1e-9)}
 
 
 @dataclass
@@ -139,6 +132,11 @@ def _normalized_boxes(labels, sizes, paths):
     return (np.asarray(boxes, np.float64).reshape(-1, 4), np.asarray(classes, int), where)
 
 
+def _sides(boxes: np.ndarray, side: int) -> np.ndarray:
+    """Sqrt of the area of normalized boxes, in pixels of a ``side x side`` input."""
+    return np.sqrt(np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None), axis=1)) * side
+
+
 def _best_iou(boxes: np.ndarray, anchors: np.ndarray, chunk: int = 512) -> np.ndarray:
     best = np.zeros(len(boxes))
     for start in range(0, len(boxes), chunk):
@@ -149,8 +147,7 @@ def _best_iou(boxes: np.ndarray, anchors: np.ndarray, chunk: int = 512) -> np.nd
 def anchor_coverage(anchors: np.ndarray, labels, sizes, paths, side: int) -> Coverage:
     """Coverage of the boxes by ``anchors (N, 4)`` (normalized corners, as the model's)."""
     boxes, classes, where = _normalized_boxes(labels, sizes, paths)
-    sides = np.sqrt(np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None), axis=1)) * side
-    return Coverage(_best_iou(boxes, anchors), classes, sides, where)
+    return Coverage(_best_iou(boxes, anchors), classes, _sides(boxes, side), where)
 
 
 def scaled_anchors(anchors: np.ndarray, scale: float) -> np.ndarray:
