@@ -175,16 +175,33 @@ def describe() -> dict:
             'omp_num_threads_env': os.environ.get('OMP_NUM_THREADS')}
 
 
-def cpu_model() -> str:
-    """The CPU's model name from ``/proc/cpuinfo`` (``'unknown'`` elsewhere)."""
+def _cpuinfo(field: str) -> str:
+    """The first ``field`` line's value of ``/proc/cpuinfo`` (empty where there is none)."""
     try:
         with open('/proc/cpuinfo') as f:
             for line in f:
-                if line.startswith('model name'):
+                if line.startswith(field):
                     return line.split(':', 1)[1].strip()
     except OSError:
         pass
-    return 'unknown'
+    return ''
+
+
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (``'unknown'`` elsewhere)."""
+    return _cpuinfo('model name') or 'unknown'
+
+
+def cpu_flags() -> set:
+    """The CPU's feature flags (``avx2``, ``avx512_bf16``, ``amx_int8`` ...)."""
+    return set(_cpuinfo('flags').split())
+
+
+def isa_cap() -> str:
+    """oneDNN's ISA cap set by the user (``DNNL_MAX_CPU_ISA`` / ``ONEDNN_MAX_CPU_ISA``),
+    upper-case; empty when none is set."""
+    return (os.environ.get('ONEDNN_MAX_CPU_ISA') or os.environ.get('DNNL_MAX_CPU_ISA')
+            or '').upper()
 
 
 #: oneDNN's ISA names from the best the CPU flags allow, first match wins
@@ -202,15 +219,9 @@ _ISA_ORDER = [name for name, _ in _ISA_BY_FLAGS][::-1]
 def onednn_isa() -> str:
     """The instruction set oneDNN dispatches to: the best the CPU has, lowered by a
     ``DNNL_MAX_CPU_ISA`` / ``ONEDNN_MAX_CPU_ISA`` cap."""
-    try:
-        with open('/proc/cpuinfo') as f:
-            flags = set(next((line for line in f if line.startswith('flags')), '')
-                        .split(':', 1)[-1].split())
-    except OSError:
-        flags = set()
+    flags = cpu_flags()
     best = next((name for name, needed in _ISA_BY_FLAGS if flags.issuperset(needed)), 'unknown')
-    cap = (os.environ.get('ONEDNN_MAX_CPU_ISA') or os.environ.get('DNNL_MAX_CPU_ISA') or '')
-    cap = cap.upper()
+    cap = isa_cap()
     if best in _ISA_ORDER and cap in _ISA_ORDER and _ISA_ORDER.index(cap) < _ISA_ORDER.index(best):
         return '%s (capped by DNNL_MAX_CPU_ISA; the CPU has %s)' % (cap, best)
     return best

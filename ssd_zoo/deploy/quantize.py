@@ -23,6 +23,7 @@ import mxnet as mx
 from ..data.loader import make_loader
 from ..data.preprocess import normalize_batch
 from ..data.transforms import ValTransform
+from ..runtime import cpu_flags, isa_cap
 from .common import check_exportable, network_context
 from .export import FixedSizeSSD, import_block
 from .model_info import write_model_info
@@ -208,15 +209,10 @@ BF16_UNAVAILABLE = ('this CPU has no BF16 instructions (avx512_bf16 / amx_bf16),
 def bf16_supported() -> bool:
     """Whether oneDNN can use native BF16 instructions (AVX512-BF16 or AMX) here: the CPU has
     them and oneDNN's ISA cap, if set, does not exclude them."""
-    cap = os.environ.get('ONEDNN_MAX_CPU_ISA') or os.environ.get('DNNL_MAX_CPU_ISA')
-    if cap and cap.upper() not in _BF16_ISA_CAPS:
+    cap = isa_cap()
+    if cap and cap not in _BF16_ISA_CAPS:
         return False
-    try:
-        with open('/proc/cpuinfo') as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return ' avx512_bf16' in flags or ' amx_bf16' in flags
+    return bool(cpu_flags() & {'avx512_bf16', 'amx_bf16'})
 
 
 def to_bfloat16(net, input_shape: Sequence[int]) -> Converted:
