@@ -7,15 +7,18 @@
     python scripts/quantize_ssd.py --checkpoint runs/main/best --dtype bf16 --out model/ssd_bf16
 
 Calibration images come from the training split of --dataset (real images: random ones give
-useless ranges). The backbone, extra layers and predictors are converted; the layers after the
-predictors stay FP32 and are listed. The result is a symbol export for one input size
-(``--data-shape``) that ``eval_ssd.py --symbol`` and ``demo_ssd.py --symbol`` load as it is;
-``--eval`` compares its mAP with the FP32 model's on the validation split.
+useless ranges); without --dataset, a checkpoint's own dataset, else shapes. The dataset's
+classes must be the model's (paired by name). The backbone, extra layers and predictors are
+converted; the layers after the predictors stay FP32 and are listed. The result is a symbol
+export for one input size (``--data-shape``) that ``eval_ssd.py --symbol`` and
+``demo_ssd.py --symbol`` load as it is; ``--eval`` compares its mAP with the FP32 model's
+on the validation split.
 """
 from tqdm import tqdm
 
 from ssd_zoo.cli.common import UsageError, converter_parser, device, load_model, run
-from ssd_zoo.data import DATASETS, ValTransform, build_datasets, make_loader
+from ssd_zoo.cli.datasets import add_dataset_flags, model_dataset
+from ssd_zoo.data import ValTransform, make_loader
 from ssd_zoo.deploy import (
     BF16_UNAVAILABLE,
     CALIB_MODES,
@@ -31,8 +34,7 @@ from ssd_zoo.evaluation import evaluate
 def main(argv=None):
     p = converter_parser(__doc__, 'output prefix')
     p.add_argument('--dtype', choices=('int8', 'bf16'), default='int8')
-    p.add_argument('--dataset', choices=DATASETS, default='shapes')
-    p.add_argument('--dataset-root', default=None)
+    add_dataset_flags(p)
     p.add_argument('--num-calib-images', type=int, default=32)
     p.add_argument('--calib-mode', choices=CALIB_MODES, default='naive')
     p.add_argument('--eval', action='store_true', help='mAP (VOC07) of FP32 and converted')
@@ -42,8 +44,10 @@ def main(argv=None):
     det = load_model(args)
     side = args.data_shape or det.data_shape
     shape = (args.batch_size, 3, side, side)
-    train, val = build_datasets(args.dataset, args.dataset_root, det.classes)
     if args.dtype == 'int8':
+        train, _, where = model_dataset(args, det, 'train')
+        print('calibrating on %d images of %s (training split)'
+              % (min(args.num_calib_images, len(train)), where))
         calib = calibration_batches(train, side, args.num_calib_images, device(args))
         converted = quantize_int8(det.net, calib, shape, args.calib_mode)
     else:
@@ -53,11 +57,13 @@ def main(argv=None):
     reloaded = load_detector(symbol=args.out, ctx=device(args))  # must reload and run
     print('exported %s and %s (reload with --symbol %s)' % (symbol_file, params_file, args.out))
     if args.eval:
+        val, class_map, _ = model_dataset(args, det, 'val')
         loader, _ = make_loader(val, ValTransform(side), args.batch_size, shuffle=False,
                                 drop_last=False)
         for label, model in (('FP32', det), (args.dtype.upper(), reloaded)):
-            result = evaluate(model, loader, det.classes, ('voc07',), device(args),
-                              progress=lambda it: tqdm(it, desc=label, leave=False))
+            result = evaluate(model, loader, val.classes, ('voc07',), device(args),
+                              progress=lambda it: tqdm(it, desc=label, leave=False),
+                              class_map=class_map)
             print('%s: VOC07 mAP %.4f on %d images (%.1f img/s)'
                   % (label, result['voc07']['mAP'], result['images'], result['img_per_s']))
     return 0

@@ -102,7 +102,7 @@ def main(argv=None):
     if not args.skip_training:
         print('== 1-2. data and training')
         train_model(TrainConfig(epochs=args.epochs, seed=args.seed, save_dir=args.out,
-                                save_interval=0, network='plainnet'),
+                                save_interval=0, network='plainnet', dataset='shapes'),
                     TrainRequest('shapes'), [ctx])
     train_minutes = (time.time() - start) / 60
 

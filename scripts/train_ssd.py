@@ -57,8 +57,11 @@ def parse_args(argv=None):
                    help='dist_*: data-parallel over the processes scripts/launch.py starts; '
                         '--batch-size is then per worker')
     p.add_argument('--resume', nargs='?', const='last', default=None,
-                   help='continue from the last checkpoint in --save-prefix (or a .params '
-                        'file, with --start-epoch)')
+                   help='continue from the last checkpoint in --save-prefix (refused if there '
+                        'is none), or start from a .params file (with --start-epoch)')
+    p.add_argument('--resume-or-start', action='store_true',
+                   help='continue from the last checkpoint in --save-prefix if there is one, '
+                        'else start from scratch (for jobs that get restarted)')
     p.add_argument('--start-epoch', type=int, default=D.start_epoch)
     p.add_argument('--save-prefix', default=None, help='checkpoint folder')
     p.add_argument('--save-interval', type=int, default=D.save_interval)
@@ -97,14 +100,25 @@ def config(args) -> TrainConfig:
         save_interval=args.save_interval, val_interval=args.val_interval, seed=args.seed,
         num_workers=args.num_workers, freeze=args.freeze, kvstore=args.kvstore,
         augment=args.augment, metric=args.metric,
-        resume=args.resume == 'last', start_epoch=args.start_epoch, network=args.network)
+        resume=args.resume == 'last' or args.resume_or_start, start_epoch=args.start_epoch,
+        network=args.network,
+        dataset=args.dataset, dataset_root=args.dataset_root or '')
 
 
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(message)s')
+    if args.epochs < 1:
+        raise UsageError('--epochs %d: give the number of epochs to train to (at least 1)'
+                         % args.epochs)
+    if args.resume and args.resume_or_start:
+        raise UsageError('--resume and --resume-or-start: give one')
     cfg = config(args)
     if cfg.resume and not checkpoint_exists('%s/last' % cfg.save_dir):
+        if not args.resume_or_start:
+            raise UsageError('--resume: nothing to resume in %s (no last.params and last.json); '
+                             'check --save-prefix, or use --resume-or-start to start from '
+                             'scratch when there is none' % cfg.save_dir)
         print('nothing to resume in %s: starting from scratch' % cfg.save_dir)
     request = TrainRequest(args.dataset, args.dataset_root,
                            args.classes.split(',') if args.classes else None,

@@ -12,7 +12,8 @@ import mxnet as mx
 
 __all__ = ['MEAN', 'STD', 'MEAN_PIXEL', 'VARIANCES', 'MATCH_IOU', 'NEGATIVE_RATIO',
            'NEGATIVE_IOU', 'IGNORE_LABEL', 'SCORE_THRESH', 'NMS_THRESH', 'NMS_TOPK',
-           'POST_NMS', 'LEGACY_NMS_THRESH', 'R3', 'R5', 'layer_init', 'predictor_init']
+           'POST_NMS', 'LEGACY_NMS_THRESH', 'KEEP_ASPECT', 'R3', 'R5', 'layer_init',
+           'predictor_init']
 
 #: ImageNet statistics (RGB, on [0, 1] pixels): every backbone here was trained with them
 MEAN: Tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -40,6 +41,10 @@ NMS_THRESH = 0.45
 #: boxes considered by NMS, best first, and detections returned per image (GluonCV's)
 NMS_TOPK = 400
 POST_NMS = 100
+#: whether the scripts' inference (demo, evaluation) keeps an image's aspect ratio by default
+#: (short side = data shape) rather than squashing it to a square; chosen by measurement
+#: (benchmarks/aspect.md)
+KEEP_ASPECT = True
 #: the MXNet example's own NMS threshold, kept by the legacy symbolic API (its
 #: ``get_symbol`` default) so that its deployed models decode as before
 LEGACY_NMS_THRESH = 0.5

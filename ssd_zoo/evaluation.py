@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import mxnet as mx
 import numpy as np
 
 from .compat import voc_recall_precision
+from .data.classes import ClassMap
 from .data.preprocess import normalize_batch
 from .deploy.loading import as_numpy
 
@@ -118,8 +119,13 @@ def predict_loader(net, loader, ctx=None, progress=None):
 
 
 def evaluate(net, loader, class_names: Sequence[str], metrics: Sequence[str] = ('voc07',),
-             ctx=None, progress=None) -> Dict[str, object]:
+             ctx=None, progress=None, class_map: Optional[ClassMap] = None
+             ) -> Dict[str, object]:
     """Run ``net`` over ``loader`` and score it.
+
+    ``class_names`` are the dataset's classes (the labels' ids index them). ``class_map``
+    (:func:`ssd_zoo.data.match_classes`) turns the model's class ids into the dataset's when
+    the two lists differ; without it the model's ids are taken as the dataset's.
 
     Returns
     -------
@@ -132,6 +138,8 @@ def evaluate(net, loader, class_names: Sequence[str], metrics: Sequence[str] = (
     start = time.perf_counter()
     count = 0
     for ids, scores, boxes, labels in predict_loader(net, loader, ctx, progress):
+        if class_map is not None:
+            ids = class_map.dataset_ids(ids)
         count += len(ids)
         batches.append((ids, scores, boxes, labels))
     elapsed = time.perf_counter() - start

@@ -123,6 +123,7 @@ class SSD(HybridBlock):
         compat.clear_cached_graph(self)
         old_predictors = list(self.class_predictors)
         self.classes = new_classes
+        deferred_ctx = None
         with self.name_scope():
             self.class_predictors = nn.HybridSequential(prefix=self.class_predictors.prefix)
             for old, gen in zip(old_predictors, self.anchor_generators):
@@ -138,7 +139,13 @@ class SSD(HybridBlock):
                                          (old_conv.bias, new.predictor.bias)):
                         new_p.set_data(_remap_rows(old_p.data(), new_p.data(), mapping,
                                                    len(old_classes) + 1, len(new_classes) + 1))
+                elif not compat.is_uninitialized(old_conv.weight):
+                    # initialize() was called but no forward yet: the new predictor is
+                    # initialized the same deferred way (GluonCV's reset_class allows this)
+                    deferred_ctx = old_conv.weight.list_ctx()
                 self.class_predictors.add(new)
+        if deferred_ctx is not None:
+            self.initialize(ctx=deferred_ctx)
         self.set_nms(**self.nms_settings)
 
     def initialize(self, init=None, ctx=None, verbose=False, force_reinit=False):

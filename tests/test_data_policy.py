@@ -68,10 +68,21 @@ def test_voc_class_names_match_without_case_and_spaces(tmp_path):
     assert dataset.renamed == {'Person': 'person', ' dog ': 'dog'}
 
 
-def test_voc_unknown_class_still_stops_naming_file_and_classes(tmp_path):
+def test_voc_unknown_class_of_the_class_list_stops_naming_file_and_classes(tmp_path):
     root = voc_folder(tmp_path, ['cat'])
+    with open(os.path.join(root, 'classes.txt'), 'w') as f:
+        f.write('person\ndog\n')
     with pytest.raises(BadDataError, match=r"x.xml object 0: unknown class 'cat'.*person"):
-        VOCFolder(root, 'train', classes=['person', 'dog'])
+        VOCFolder(root, 'train')
+
+
+def test_voc_given_classes_select_a_subset_counting_and_naming_the_others(tmp_path):
+    # GluonCV's VOCDetection(classes=...) skips the other objects; here they are also counted
+    root = voc_folder(tmp_path, ['cat', 'dog', 'cat'])
+    dataset = VOCFolder(root, 'train', classes=['person', 'dog'])
+    assert list(dataset.label(0)[:, 4]) == [1]
+    assert dataset.other_classes == {'cat': 2}
+    assert dataset.report['objects of classes not selected skipped'] == 2
 
 
 def test_duplicate_class_names_are_refused(tmp_path):

@@ -15,7 +15,7 @@ import argparse
 import sys
 import warnings
 
-from .common import KNOWN_ERRORS
+from .common import KNOWN_ERRORS, one_line
 
 
 def _size(text: str):
@@ -27,7 +27,12 @@ def _size(text: str):
 
 def cmd_list(args) -> int:
     from ..zoo import list_models
-    for name in list_models(args.pattern):
+    names = list_models(args.pattern)
+    if not names:
+        raise ValueError('no zoo model name contains %r (a part such as resnet50, 512 or voc, '
+                         'or a glob such as "ssd_300_*_voc"); `ssd-zoo list` lists all %d'
+                         % (args.pattern, len(list_models())))
+    for name in names:
         print(name)
     return 0
 
@@ -112,7 +117,7 @@ def main(argv=None) -> int:
     try:
         return args.run(args)
     except KNOWN_ERRORS as err:
-        print('ssd-zoo: %s' % err, file=sys.stderr)
+        print('ssd-zoo: %s' % one_line(err), file=sys.stderr)
         return 2
 
 

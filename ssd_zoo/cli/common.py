@@ -17,10 +17,13 @@ import mxnet as mx
 
 from .. import symbol  # noqa: F401  (registers the MXNet example's --network names)
 from ..data.base import BadDataError
+from ..data.transforms import MAX_SIZE_RATIO
+from ..defaults import KEEP_ASPECT
 from ..deploy.loading import Detector, load_detector
 from ..symbol.gluon import LEGACY_NETWORKS
 
-__all__ = ['run', 'UsageError', 'KNOWN_ERRORS', 'add_model_flags', 'script_parser',
+__all__ = ['run', 'one_line', 'UsageError', 'add_resize_flags', 'resize_options',
+           'resize_description', 'KNOWN_ERRORS', 'add_model_flags', 'script_parser',
            'converter_parser', 'load_model', 'contexts', 'device', 'is_legacy',
            'LEGACY_NETWORKS']
 
@@ -53,12 +56,13 @@ def run(main: Callable[[Optional[List[str]]], int], argv: Optional[List[str]] = 
     except KNOWN_ERRORS as err:
         if debug:
             traceback.print_exc()
-        print('%s: %s' % (name, _one_line(err)), file=sys.stderr)
+        print('%s: %s' % (name, one_line(err)), file=sys.stderr)
         sys.exit(2 if isinstance(err, UsageError) else 1)
     sys.exit(status or 0)
 
 
-def _one_line(err: BaseException) -> str:
+def one_line(err: BaseException) -> str:
+    """An error as one line: MXNet's C++ stack trace dropped, a missing file named."""
     text = str(err).strip() or type(err).__name__
     if isinstance(err, mx.base.MXNetError):  # MXNet appends a C++ stack trace
         text = next((line for line in text.splitlines() if line.strip()), text)
@@ -78,6 +82,37 @@ def add_model_flags(parser: argparse.ArgumentParser, onnx: bool = False) -> None
         src.add_argument('--onnx', help='exported .onnx file (run with onnxruntime)')
     parser.add_argument('--root', default=None, help='folder of zoo weights')
     parser.add_argument('--gpu', type=int, default=None, help='GPU id (default: CPU)')
+
+
+def add_resize_flags(parser: argparse.ArgumentParser) -> None:
+    """``--keep-aspect | --square`` and ``--max-size``: how images meet the network."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument('--keep-aspect', action='store_true',
+                       help='resize to the image\'s own aspect ratio, short side = the model\'s '
+                            'data shape (the default%s for models that take any size)'
+                            % ('' if KEEP_ASPECT else ' is --square'))
+    group.add_argument('--square', action='store_true',
+                       help='resize every image to data shape x data shape%s'
+                            % (' (the default)' if not KEEP_ASPECT else ''))
+    parser.add_argument('--max-size', type=int, default=None,
+                        help='with --keep-aspect: the longest side (default %g x data shape)'
+                             % MAX_SIZE_RATIO)
+
+
+def resize_options(args, det: Detector) -> dict:
+    """``detect``/``input_transform`` keywords of the resize flags. Without either flag:
+    :data:`ssd_zoo.defaults.KEEP_ASPECT` where the model takes any size, else square."""
+    keep = args.keep_aspect or (not args.square and KEEP_ASPECT and not det.fixed_size)
+    if keep:
+        det.input_transform(True, args.max_size)  # refuses a fixed-size model, naming it
+    return {'keep_aspect': bool(keep), 'max_size': args.max_size}
+
+
+def resize_description(det: Detector, resize: dict) -> str:
+    """``'own aspect ratio, short side 300'`` or ``'squared to 300x300'``."""
+    if resize['keep_aspect']:
+        return 'own aspect ratio, short side %d' % det.data_shape
+    return 'squared to %dx%d' % (det.data_shape, det.data_shape)
 
 
 def script_parser(doc: str) -> argparse.ArgumentParser:

@@ -9,6 +9,8 @@ from typing import List, Optional, Sequence
 from tqdm import tqdm
 
 from ..data import build_datasets
+from ..data.classes import fold_name
+from ..deploy.model_info import read_model_info
 from ..symbol.gluon import load_base_checkpoint
 from ..train import TrainConfig, fit
 from ..weights import load_weights
@@ -67,8 +69,30 @@ def _build_net(cfg: TrainConfig, request: TrainRequest, classes: List[str]):
               % (count, request.pretrained, request.pretrained_epoch))
     net.initialize()
     if request.weights:
-        load_weights(net, request.weights)
+        _start_from(net, request.weights, classes)
     return net
+
+
+def _start_from(net, path: str, classes: List[str]) -> None:
+    """Load a weights file whose model description may list other classes (or the same in
+    another order): its predictors are loaded for its own classes, then paired with the
+    data's by name (``reset_class``), so that no class inherits another's weights."""
+    prefix = path[:-len('.params')] if path.endswith('.params') else path
+    try:
+        trained = list(read_model_info(prefix)['classes'])
+    except (FileNotFoundError, KeyError):
+        trained = None  # a bare weights file: its class count is checked when loading
+    if trained is None or [fold_name(c) for c in trained] == [fold_name(c) for c in classes]:
+        load_weights(net, path)
+        return
+    net.reset_class(trained)
+    load_weights(net, path)
+    by_name = {fold_name(c): c for c in trained}
+    kept = {c: by_name[fold_name(c)] for c in classes if fold_name(c) in by_name}
+    net.reset_class(classes, reuse_weights=kept)
+    print('%s was trained on %s: its weights paired with the data\'s classes by name (kept %s; '
+          'new %s)' % (path, ', '.join(trained), ', '.join(kept) or 'none',
+                       ', '.join(c for c in classes if c not in kept) or 'none'))
 
 
 def train_model(cfg: TrainConfig, request: TrainRequest, contexts, progress=tqdm):

@@ -20,6 +20,8 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
+from .classes import fold_name
+
 __all__ = ['DetectionDataset', 'read_image', 'BadDataError', 'LABEL_WIDTH', 'MAX_NAMED']
 
 log = logging.getLogger(__name__)
@@ -35,12 +37,23 @@ class BadDataError(ValueError):
 
 
 def read_image(path: str) -> np.ndarray:
-    """HWC RGB uint8 image (grayscale, RGBA and CMYK files converted); an unreadable or
-    corrupt file raises naming the path."""
+    """HWC RGB uint8 image (grayscale, RGBA and CMYK files converted; a GIF's first frame);
+    an unreadable or corrupt file raises naming the path."""
     image = cv2.imread(path, cv2.IMREAD_COLOR)
+    if image is None and path.lower().endswith('.gif'):
+        return _read_with_pillow(path)  # OpenCV has no GIF decoder
     if image is None:
         raise BadDataError('cannot read image %s (missing, unreadable or not an image)' % path)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _read_with_pillow(path: str) -> np.ndarray:
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert('RGB'))
+    except (OSError, UnidentifiedImageError) as err:
+        raise BadDataError('cannot read image %s: %s' % (path, err)) from None
 
 
 class DetectionDataset:
@@ -55,8 +68,8 @@ class DetectionDataset:
     def __init__(self, classes: Sequence[str], strict: bool = False,
                  errors: Optional[List[str]] = None):
         self.classes: List[str] = list(classes)
-        folded = [c.strip().lower() for c in self.classes]
-        twice = sorted({c for c in self.classes if folded.count(c.strip().lower()) > 1})
+        folded = [fold_name(c) for c in self.classes]
+        twice = sorted({c for c in self.classes if folded.count(fold_name(c)) > 1})
         if twice:
             raise BadDataError('class names %s appear more than once (compared without case '
                                'and spaces); every class needs its own name' % twice)

@@ -12,6 +12,7 @@ from typing import Iterator, List, Optional
 import numpy as np
 from mxnet.gluon.data import DataLoader, Dataset, Sampler
 
+from ..defaults import MEAN_PIXEL
 from .base import LABEL_WIDTH
 
 __all__ = ['AugmentedDataset', 'EpochBatchSampler', 'Batch', 'batchify', 'make_loader']
@@ -93,10 +94,13 @@ class Batch(tuple):
 def batchify(samples) -> Batch:
     """Stack uint8 images; pad labels with -1 rows to the batch's largest object count.
 
+    Images of different sizes (:class:`~ssd_zoo.data.transforms.KeepAspectTransform`) are
+    padded at the bottom and right to the batch's largest with the mean pixel, which
+    normalizes to 0 (GluonCV pads normalized images with 0); boxes keep their coordinates.
     Returns NumPy arrays (they cross from worker processes by plain pickling); the training
     and evaluation loops move them to the devices.
     """
-    images = np.stack([s[0] for s in samples])
+    images = _stack_padded([s[0] for s in samples])
     most = max(1, max(len(s[1]) for s in samples))
     labels = np.full((len(samples), most, LABEL_WIDTH), -1, dtype=np.float32)
     for i, sample in enumerate(samples):
@@ -104,6 +108,17 @@ def batchify(samples) -> Batch:
         labels[i, :len(label), :label.shape[1]] = label[:, :LABEL_WIDTH]
     replaced = [i for i, s in enumerate(samples) if len(s) > 2 and s[2]]
     return Batch(images, labels, [samples[i][2] for i in replaced], replaced)
+
+
+def _stack_padded(images):
+    if len({im.shape for im in images}) == 1:
+        return np.stack(images)
+    height, width = (max(im.shape[k] for im in images) for k in (0, 1))
+    out = np.empty((len(images), height, width, 3), np.uint8)
+    out[:] = MEAN_PIXEL
+    for k, image in enumerate(images):
+        out[k, :image.shape[0], :image.shape[1]] = image
+    return out
 
 
 def make_loader(dataset, transform, batch_size: int, shuffle: bool, seed: int = 0,

@@ -10,7 +10,7 @@ import json
 import logging
 import os
 from dataclasses import asdict, dataclass
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -34,6 +34,9 @@ class ShapesSpec:
     num_train: int = 2000
     num_val: int = 300
     image_size: int = 300
+    #: None: square images; else the width (``image_size`` is then the height), e.g. 533 for
+    #: 16:9 photos-like frames
+    image_width: Optional[int] = None
     min_objects: int = 1
     max_objects: int = 6
     min_side: int = 20
@@ -47,14 +50,15 @@ def default_shapes_root() -> str:
     return os.path.join(os.environ.get('SSD_ZOO_DATA', 'data'), 'shapes')
 
 
-def _background(rng, size):
+def _background(rng, width, height):
     corners = rng.integers(0, 256, size=(2, 2, 3)).astype(np.float32)
-    image = cv2.resize(corners, (size, size), interpolation=cv2.INTER_LINEAR)
+    image = cv2.resize(corners, (width, height), interpolation=cv2.INTER_LINEAR)
     image += rng.normal(0, rng.uniform(3, 15), size=image.shape).astype(np.float32)
     image = np.clip(image, 0, 255).astype(np.uint8)
     for _ in range(rng.integers(3, 12)):  # clutter: lines and empty outlines
         color = tuple(int(c) for c in rng.integers(0, 256, 3))
-        p1, p2 = rng.integers(0, size, 2), rng.integers(0, size, 2)
+        high = np.array([width, height])  # the same draws as (0, size, 2) when square
+        p1, p2 = rng.integers(0, high), rng.integers(0, high)
         if rng.random() < 0.6:
             cv2.line(image, tuple(map(int, p1)), tuple(map(int, p2)), color,
                      int(rng.integers(1, 3)))
@@ -81,8 +85,8 @@ def _polygon(rng, cls, cx, cy, w, h):
 
 def render_image(rng, spec: ShapesSpec) -> Tuple[np.ndarray, List[Tuple[str, List[int]]]]:
     """One image (HWC RGB uint8) and its objects ``(class, [x1, y1, x2, y2])`` (0-based, incl.)."""
-    size = spec.image_size
-    image = _background(rng, size)
+    height, width = spec.image_size, spec.image_width or spec.image_size
+    image = _background(rng, width, height)
     objects, boxes = [], []
     wanted = int(rng.integers(spec.min_objects, spec.max_objects + 1))
     for _ in range(wanted * 10):
@@ -93,11 +97,11 @@ def render_image(rng, spec: ShapesSpec) -> Tuple[np.ndarray, List[Tuple[str, Lis
         aspect = float(np.exp(rng.uniform(-0.5, 0.5))) if cls != 'circle' else \
             float(np.exp(rng.uniform(-0.1, 0.1)))
         w, h = side * np.sqrt(aspect), side / np.sqrt(aspect)
-        cx, cy = rng.uniform(w / 2, size - w / 2), rng.uniform(h / 2, size - h / 2)
+        cx, cy = rng.uniform(w / 2, width - w / 2), rng.uniform(h / 2, height - h / 2)
         points = _polygon(rng, cls, cx, cy, w, h)
         x1, y1 = np.floor(points.min(axis=0)).astype(int)
         x2, y2 = np.ceil(points.max(axis=0)).astype(int)
-        box = np.clip([x1, y1, x2, y2], 0, size - 1)
+        box = np.clip([x1, y1, x2, y2], 0, [width - 1, height - 1] * 2)
         too_small = box[2] - box[0] < 8 or box[3] - box[1] < 8
         if too_small or (boxes and iou(box, np.asarray(boxes)).max() > spec.max_overlap):
             continue
@@ -109,12 +113,17 @@ def render_image(rng, spec: ShapesSpec) -> Tuple[np.ndarray, List[Tuple[str, Lis
     return image, objects
 
 
+def _identity(spec: ShapesSpec) -> dict:
+    # unset options are left out, so that adding one does not invalidate existing datasets
+    return {k: v for k, v in asdict(spec).items() if v is not None}
+
+
 def _complete(root, spec) -> bool:
     marker = os.path.join(root, _MARKER)
     if not os.path.isfile(marker):
         return False
     with open(marker) as f:
-        return json.load(f) == asdict(spec)
+        return json.load(f) == _identity(spec)
 
 
 def generate_shapes(root: str = None, spec: ShapesSpec = ShapesSpec(), progress=None) -> str:
@@ -156,5 +165,5 @@ def generate_shapes(root: str = None, spec: ShapesSpec = ShapesSpec(), progress=
     with atomic_path(os.path.join(root, 'classes.txt')) as path, open(path, 'w') as f:
         f.write('\n'.join(SHAPE_CLASSES) + '\n')
     with atomic_path(os.path.join(root, _MARKER)) as path, open(path, 'w') as f:
-        json.dump(asdict(spec), f)
+        json.dump(_identity(spec), f)
     return root

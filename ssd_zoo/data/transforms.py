@@ -22,7 +22,8 @@ from ..boxes import pairwise_iou
 from ..defaults import MEAN, MEAN_PIXEL, STD
 from .preprocess import normalize_batch
 
-__all__ = ['TrainTransform', 'ValTransform', 'random_crop_window', 'normalize_batch',
+__all__ = ['TrainTransform', 'ValTransform', 'KeepAspectTransform', 'aspect_size',
+           'SIZE_MULTIPLE', 'MAX_SIZE_RATIO', 'random_crop_window', 'normalize_batch',
            'pairwise_iou', 'MEAN', 'STD', 'INTERPOLATIONS', 'AUGMENT_PRESETS']
 
 INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA, cv2.INTER_NEAREST,
@@ -31,6 +32,13 @@ INTERPOLATIONS = (cv2.INTER_LINEAR, cv2.INTER_CUBIC, cv2.INTER_AREA, cv2.INTER_N
 AUGMENT_PRESETS = {'full': {},  # the SSD recipe: distort, expand, IoU crop, flip
                    'flip': dict(distort=False, expand=False, crop=False),
                    'none': dict(distort=False, expand=False, crop=False, flip=False)}
+#: the long side of an aspect-preserving input is rounded to a multiple of this, so that photos
+#: of nearly the same shape share one input shape (each new shape costs the hybridized graph
+#: a new shape inference and new oneDNN primitives, and a batch of them less padding)
+SIZE_MULTIPLE = 16
+#: an aspect-preserving input's long side is at most this many times ``data_shape`` (compute
+#: grows with it; GluonCV's Faster R-CNN caps 1000 at a 600 short side, 1.67)
+MAX_SIZE_RATIO = 3.0
 #: (min IoU, max IoU) of the crop with every object, one candidate crop per pair (SSD paper)
 CROP_CONSTRAINTS = ((0.1, None), (0.3, None), (0.5, None), (0.7, None), (0.9, None), (None, 1))
 
@@ -192,7 +200,8 @@ def _warp(image, sx, sy, tx, ty, out_w, out_h, flip, interpolation):
 
 
 class ValTransform:
-    """Resize to the network input (bilinear); labels follow. ``rng`` is accepted and unused."""
+    """Resize to the network input, ``size`` or ``(width, height)`` (bilinear); labels follow.
+    ``rng`` is accepted and unused."""
 
     def __init__(self, size):
         self.width, self.height = _size_pair(size)
@@ -203,3 +212,36 @@ class ValTransform:
         label = label.astype(np.float32).copy()
         label[:, :4] *= [self.width / width, self.height / height] * 2
         return out, label
+
+
+def aspect_size(height: int, width: int, short: int, max_long: int = None,
+                min_side: int = 0) -> Tuple[int, int]:
+    """``(height, width)`` of an image scaled so that its short side is ``short`` and its long
+    side at most ``max_long`` (default ``MAX_SIZE_RATIO * short``; the short side then
+    shrinks, but not below ``min_side``, the network's smallest input). The long side is
+    rounded to :data:`SIZE_MULTIPLE`; a square image gets exactly ``short x short``.
+    """
+    max_long = max_long or int(MAX_SIZE_RATIO * short)
+    small, large = min(height, width), max(height, width)
+    scale = min(short / small, max_long / large)
+    small_out = max(int(round(small * scale)), min_side, 1)
+    large_out = max(int(round(large * scale / SIZE_MULTIPLE)) * SIZE_MULTIPLE, small_out)
+    if small == large:
+        large_out = small_out
+    return (small_out, large_out) if height <= width else (large_out, small_out)
+
+
+class KeepAspectTransform:
+    """Resize to the image's own aspect ratio (:func:`aspect_size`); labels follow.
+
+    The SSD's anchors are computed from its feature maps, so one network takes any such size;
+    a square resize would squash a wide photo's objects instead.
+    """
+
+    def __init__(self, short: int, max_long: int = None, min_side: int = 0):
+        self.short, self.max_long, self.min_side = short, max_long, min_side
+
+    def __call__(self, image: np.ndarray, label: np.ndarray, rng=None):
+        height, width = image.shape[:2]
+        out_h, out_w = aspect_size(height, width, self.short, self.max_long, self.min_side)
+        return ValTransform((out_w, out_h))(image, label)

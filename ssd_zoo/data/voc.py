@@ -12,9 +12,11 @@ from __future__ import annotations
 import logging
 import os
 import xml.etree.ElementTree as ET
+from collections import Counter
 from typing import Iterable, Optional, Sequence, Tuple
 
 from .base import BadDataError, DetectionDataset
+from .classes import fold_name
 
 __all__ = ['VOCFolder', 'VOCDetection', 'VOC_CLASSES', 'read_class_list',
            'write_voc_annotation']
@@ -56,23 +58,32 @@ class VOCFolder(DetectionDataset):
     split : str
         Name of the id list in ``ImageSets/Main`` (``'trainval'``, ``'test'``, ...).
     classes : sequence of str, optional
-        Default: ``root/classes.txt`` if present, else the 20 VOC classes.
+        Default: ``root/classes.txt`` if present, else the 20 VOC classes; an object of a
+        class not listed there is an error. Given classes select a subset: objects of other
+        classes are skipped, counted and named (as GluonCV's ``VOCDetection(classes=...)``).
     skip_difficult : bool
         Drop objects marked difficult (VOC evaluation keeps and ignores them instead).
+    subset : bool, optional
+        Whether objects of other classes are skipped (default: whether ``classes`` is given).
     """
 
     def __init__(self, root: str, split: str = 'trainval',
                  classes: Optional[Sequence[str]] = None, skip_difficult: bool = False,
-                 strict: bool = False, errors: Optional[list] = None):
+                 strict: bool = False, errors: Optional[list] = None,
+                 subset: Optional[bool] = None):
         class_file = os.path.join(root, 'classes.txt')
+        #: objects of classes not in ``classes`` are skipped (default: classes were given)
+        self.subset = classes is not None if subset is None else subset
         if classes is None:
             classes = read_class_list(class_file) if os.path.isfile(class_file) else VOC_CLASSES
         super().__init__(classes, strict, errors)
         self.root, self.split = root, split
         # class names are matched without surrounding spaces and case (GluonCV's VOC reader)
-        index = {name.strip().lower(): i for i, name in enumerate(self.classes)}
+        index = {fold_name(name): i for i, name in enumerate(self.classes)}
         #: annotation names that were matched to a class written otherwise
         self.renamed = {}
+        #: objects skipped because ``classes`` selects others: name -> count
+        self.other_classes: Counter = Counter()
         id_file = os.path.join(root, 'ImageSets', 'Main', split + '.txt')
         if not os.path.isfile(id_file):
             raise FileNotFoundError('split list %s does not exist (a VOC folder has '
@@ -84,6 +95,9 @@ class VOCFolder(DetectionDataset):
                 self._load(image_id, index, skip_difficult)
             except BadDataError as err:
                 self._malformed(err)
+        if self.other_classes:
+            log.info('%s [%s]: objects of classes not selected were skipped: %s', root, split,
+                     ', '.join('%d %s' % (n, k) for k, n in sorted(self.other_classes.items())))
         if self.renamed:
             log.info('%s [%s]: class names matched ignoring case and spaces: %s', root, split,
                      ', '.join('%r -> %r' % kv for kv in sorted(self.renamed.items())))
@@ -110,7 +124,11 @@ class VOCFolder(DetectionDataset):
         for k, obj in enumerate(tree.iter('object')):
             where = '%s object %d' % (xml_path, k)
             name = obj.findtext('name') or ''
-            key = name.strip().lower()  # 'Person', ' dog ' (annotation tools): as GluonCV
+            key = fold_name(name)  # 'Person', ' dog ' (annotation tools): as GluonCV
+            if key not in index and self.subset:
+                self.other_classes[name] += 1
+                self.report['objects of classes not selected skipped'] += 1
+                continue
             if key not in index:
                 raise BadDataError('%s: unknown class %r; the classes are %s (pass --classes or '
                                    'fix classes.txt)' % (where, name, list(self.classes)))
@@ -135,12 +153,15 @@ class VOCDetection(DetectionDataset):
     """Pascal VOC: several ``(year, split)`` of ``root/VOC<year>`` together."""
 
     def __init__(self, root: str, splits: Iterable[Tuple[int, str]] = ((2007, 'trainval'),),
-                 classes: Sequence[str] = VOC_CLASSES, skip_difficult: bool = False,
+                 classes: Optional[Sequence[str]] = None, skip_difficult: bool = False,
                  strict: bool = False, errors: Optional[list] = None):
-        super().__init__(classes, strict, errors)
+        # the 20 classes unless a subset is selected (VOCFolder skips the others, counted)
+        super().__init__(classes or VOC_CLASSES, strict, errors)
+        classes = list(classes) if classes else list(VOC_CLASSES)
+        self.subset = classes != list(VOC_CLASSES)
         for year, split in splits:
             part = VOCFolder(os.path.join(root, 'VOC%s' % year), split, classes, skip_difficult,
-                             strict, errors)
+                             strict, errors, self.subset)
             self.extend(part)
 
 

@@ -161,7 +161,7 @@ def export_model(net, prefix: str, input_shape: Sequence[int] = None, epoch: int
     write_model_info(prefix, network if network is not None else getattr(net, 'network_name', ''),
                      input_shape[2], net.classes,
                      UINT8_INPUT if preprocess else NORMALIZED_INPUT, format='symbol',
-                     fixed_size=fixed_size, epoch=epoch)
+                     fixed_size=fixed_size, epoch=epoch, min_input_size=net.min_input_size())
     symbol_file, params_file = '%s-symbol.json' % prefix, '%s-%04d.params' % (prefix, epoch)
     log.info('exported %s and %s', symbol_file, params_file)
     return symbol_file, params_file

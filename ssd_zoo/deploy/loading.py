@@ -15,7 +15,7 @@ import numpy as np
 
 from ..data.base import read_image
 from ..data.preprocess import normalize_batch
-from ..data.transforms import ValTransform
+from ..data.transforms import KeepAspectTransform, ValTransform
 from .model_info import NORMALIZED_INPUT, UINT8_INPUT, read_model_info
 
 __all__ = ['Detector', 'Detections', 'load_detector', 'as_numpy']
@@ -81,21 +81,45 @@ class Detector:
         ids, scores, boxes = (as_numpy(o) for o in self.net(x))
         return ids, scores, boxes
 
+    def input_transform(self, keep_aspect: bool = False, max_size: Optional[int] = None):
+        """The resize of evaluation and :meth:`detect`: a square of ``data_shape`` (a photo's
+        objects squashed to it), or with ``keep_aspect`` the short side ``data_shape`` and
+        the long side at most ``max_size`` (:func:`ssd_zoo.data.transforms.aspect_size`).
+
+        Raises
+        ------
+        ValueError
+            ``keep_aspect`` on a fixed-size graph (fixed-size, INT8/BF16 or ONNX exports).
+        """
+        if not keep_aspect:
+            return ValTransform(self.data_shape)
+        if self.fixed_size:
+            raise ValueError('--keep-aspect needs a model that takes any input size; %s takes '
+                             'only %dx%d (a fixed-size, INT8/BF16 or ONNX export): use the '
+                             'checkpoint or a plain symbol export, or drop --keep-aspect'
+                             % (self.source, self.data_shape, self.data_shape))
+        smallest = getattr(self.net, 'min_input_size', None)  # an SSD block; exports say it
+        return KeepAspectTransform(self.data_shape, max_size, smallest() if smallest else
+                                   int(self.info.get('min_input_size', 0)))
+
     def detect(self, image: Union[str, np.ndarray], thresh: float = 0.0,
-               ctx: Optional[mx.Context] = None) -> Detections:
+               ctx: Optional[mx.Context] = None, keep_aspect: bool = False,
+               max_size: Optional[int] = None) -> Detections:
         """Detections of one image (a path, or an HWC RGB uint8 array) with score >=
         ``thresh``, boxes in the image's own pixels.
 
-        The image is resized to ``data_shape x data_shape`` as in evaluation, and the boxes
+        The image is resized as :meth:`input_transform` says (a ``data_shape`` square by
+        default, as in evaluation; its own aspect ratio with ``keep_aspect``), and the boxes
         scaled back to its width and height.
         """
         if isinstance(image, str):
             image = read_image(image)
         height, width = image.shape[:2]
-        resized, _ = ValTransform(self.data_shape)(image, np.zeros((0, 6), np.float32))
+        transform = self.input_transform(keep_aspect, max_size)
+        resized, _ = transform(image, np.zeros((0, 6), np.float32))
         ids, scores, boxes = (a[0] for a in self.predict(resized[None], ctx))
         keep = (ids[:, 0] >= 0) & (scores[:, 0] >= thresh)
-        scale = np.array([width, height] * 2, np.float32) / self.data_shape
+        scale = np.array([width / resized.shape[1], height / resized.shape[0]] * 2, np.float32)
         return Detections(ids[keep, 0].astype(int), scores[keep, 0], boxes[keep] * scale)
 
 

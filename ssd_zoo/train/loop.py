@@ -66,6 +66,10 @@ class TrainConfig:
     resume: bool = False
     start_epoch: int = 0
     network: str = ''
+    #: where the data came from (``--dataset``, ``--dataset-root``): recorded in checkpoints,
+    #: so that evaluation and quantization default to the model's own dataset
+    dataset: str = ''
+    dataset_root: str = ''
 
     def augment_options(self) -> dict:
         """The :class:`~ssd_zoo.data.transforms.TrainTransform` options of ``augment``."""
@@ -169,7 +173,8 @@ def _initial_state(net, cfg: TrainConfig) -> dict:
     return {'epoch': cfg.start_epoch, 'best_map': -1.0, 'history': [],
             'config': _jsonable(cfg),
             'model': {'network': cfg.network, 'data_shape': cfg.data_shape,
-                      'classes': list(net.classes)}}
+                      'classes': list(net.classes), 'dataset': cfg.dataset,
+                      'dataset_root': cfg.dataset_root}}
 
 
 def _resume(run: _Run, net, cfg: TrainConfig, contexts) -> None:
@@ -222,6 +227,9 @@ def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progre
     """
     contexts = contexts or [mx.cpu()]
     run = _prepare(net, train_dataset, val_dataset, cfg, contexts)
+    if run.state['epoch'] >= cfg.epochs:
+        log.warning('%s is at epoch %d of %d: nothing to train (raise the number of epochs to '
+                    'go on)', run.last_prefix, run.state['epoch'], cfg.epochs)
     for epoch in range(run.state['epoch'], cfg.epochs):
         row = _train_epoch(run, epoch, cfg, progress, on_step)
         if run.val_loader is not None and ((epoch + 1) % cfg.val_interval == 0
