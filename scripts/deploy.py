@@ -8,6 +8,7 @@ The result takes ``data`` (mean-subtracted pixels, B x 3 x H x W) and returns de
 ``(B, N, 6)`` rows ``[id, score, xmin, ymin, xmax, ymax]`` (normalized; id -1 for none), and
 loads with ``mx.mod.Module`` or ``gluon.SymbolBlock.imports``.
 """
+import os
 
 from ssd_zoo.cli.common import run, script_parser
 from ssd_zoo.symbol.deploy import deploy_checkpoint
@@ -24,6 +25,11 @@ def main(argv=None):
                    help='suppress across classes')
     p.add_argument('--nms-topk', type=int, default=None)
     args = p.parse_args(argv)
+    for path in ('%s-symbol.json' % args.prefix, '%s-%04d.params' % (args.prefix, args.epoch)):
+        if not os.path.isfile(path):
+            raise FileNotFoundError('%s is missing: --prefix and --epoch name a Module '
+                                    'checkpoint PREFIX-symbol.json + PREFIX-%%04d.params '
+                                    '(mod.save_checkpoint(PREFIX, EPOCH))' % path)
     out = deploy_checkpoint(args.prefix, args.epoch, args.out, nms_thresh=args.nms_thresh,
                             force_suppress=args.force_suppress, nms_topk=args.nms_topk)
     print('wrote %s-symbol.json and %s-%04d.params' % (out, out, args.epoch))

@@ -19,6 +19,7 @@ from ssd_zoo.data import DATASETS
 from ssd_zoo.data.transforms import AUGMENT_PRESETS
 from ssd_zoo.train import TrainConfig
 from ssd_zoo.train.checkpoint import checkpoint_exists
+from ssd_zoo.train.workers import check_launched
 
 D = TrainConfig()  # the defaults
 
@@ -111,6 +112,7 @@ def main(argv=None):
     if args.epochs < 1:
         raise UsageError('--epochs %d: give the number of epochs to train to (at least 1)'
                          % args.epochs)
+    check_launched(args.kvstore)
     if args.resume and args.resume_or_start:
         raise UsageError('--resume and --resume-or-start: give one')
     cfg = config(args)

@@ -6,6 +6,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 
 import cv2
 import numpy as np
@@ -29,8 +30,12 @@ def script(name, capsys, *args):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     capsys.readouterr()
-    with pytest.raises(SystemExit) as done:
-        run_script(module.main, [str(a) for a in args])
+    argv0, sys.argv[0] = sys.argv[0], spec.origin  # the script's name starts its messages
+    try:
+        with pytest.raises(SystemExit) as done:
+            run_script(module.main, [str(a) for a in args])
+    finally:
+        sys.argv[0] = argv0
     out = capsys.readouterr()
     return done.value.code, out.out, out.err
 
@@ -289,3 +294,35 @@ def test_one_opencv_package_is_installed():
             packages = {line.split('<')[0].split('>')[0].split('=')[0].strip()
                         for line in f if line.strip().startswith('opencv')}
         assert packages == {'opencv-python'}, (path, packages)
+
+
+# --- one line for each failure a user can cause --------------------------------------------
+
+@pytest.mark.parametrize('name,args,says', [
+    ('train_ssd', ['--kvstore', 'dist_sync'], 'scripts/launch.py'),
+    ('train_ssd', ['--network', 'vgg16_reduced', '--data-shape', '64', '--dataset', 'custom',
+                   '--dataset-root', 'shapes'],
+     "data shape 64 is too small for the MXNet example's vgg16_reduced"),
+    ('deploy', ['--prefix', 'nowhere/ssd', '--epoch', '3'], 'nowhere/ssd-symbol.json is missing'),
+    ('eval_ssd', ['--onnx', 'README.md'], 'not an .onnx file'),
+])
+def test_user_errors_end_in_one_line_naming_the_thing_and_the_fix(name, args, says, capsys,
+                                                                  tmp_path, monkeypatch):
+    generate_shapes(str(tmp_path / 'shapes'), TINY)
+    monkeypatch.delenv('DMLC_ROLE', raising=False)
+    (tmp_path / 'README.md').write_text('not a model')
+    monkeypatch.chdir(tmp_path)
+    status, _, err = script(name, capsys, *args)
+    last = err.replace('\r', '\n').strip().splitlines()[-1]  # after any progress bar
+    assert status in (1, 2) and last.startswith(name + '.py: ') and says in last, err
+    assert 'Traceback' not in err
+
+
+@pytest.mark.parametrize('args,says', [
+    (['--size', '64'], 'needs at least 257 pixels a side'),
+    (['--layer', '9', '--out', 'a.png'], 'has 6 heads, numbered 0 to 5'),
+])
+def test_ssd_zoo_anchors_refuses_sizes_and_layers_it_has_not(args, says, capsys):
+    from ssd_zoo.cli import main
+    assert main(['anchors', 'ssd_300_vgg16_atrous_voc'] + args) == 2
+    assert says in capsys.readouterr().err

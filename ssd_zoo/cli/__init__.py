@@ -70,6 +70,14 @@ def cmd_anchors(args) -> int:
                             classes=['object'] if dataset == 'custom' else None)
     net.initialize()
     height, width = _size(args.size) if args.size else (net.base_size, net.base_size)
+    smallest = net.min_input_size()
+    if min(height, width) < smallest:
+        raise ValueError('--size %s: %s needs at least %d pixels a side (below that its last '
+                         'heads get no feature map)' % (args.size, args.model, smallest))
+    heads = len(net.anchor_generators)
+    if args.out and not 0 <= args.layer < heads:
+        raise ValueError('--layer %d: %s has %d heads, numbered 0 to %d'
+                         % (args.layer, args.model, heads, heads - 1))
     lines, _ = anchor_report(net, height, width)
     print('%s at %dx%d (HxW)' % (args.model, height, width))
     print('\n'.join(lines))

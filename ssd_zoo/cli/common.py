@@ -64,8 +64,10 @@ def run(main: Callable[[Optional[List[str]]], int], argv: Optional[List[str]] = 
 def one_line(err: BaseException) -> str:
     """An error as one line: MXNet's C++ stack trace dropped, a missing file named."""
     text = str(err).strip() or type(err).__name__
-    if isinstance(err, mx.base.MXNetError):  # MXNet appends a C++ stack trace
-        text = next((line for line in text.splitlines() if line.strip()), text)
+    if isinstance(err, mx.base.MXNetError):  # MXNet adds a C++ stack trace around it
+        text = next((line for line in text.splitlines() if line.strip() and not
+                     line.startswith('Traceback (most recent') and not
+                     line.lstrip().startswith('File "')), text)
     if isinstance(err, FileNotFoundError) and err.filename and str(err.filename) not in text:
         text = '%s: %s' % (err.filename, text)
     return ' '.join(text.split())  # one line, whatever the message's own line breaks

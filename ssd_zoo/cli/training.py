@@ -115,6 +115,11 @@ def train_model(cfg: TrainConfig, request: TrainRequest, contexts, progress=tqdm
             print('%s data: %s' % (name, ', '.join('%d %s' % (n, k) for k, n in
                                                     sorted(part.report.items()))))
     net = _build_net(cfg, request, train.classes)
+    smallest = net.min_input_size()
+    if cfg.data_shape < smallest:
+        raise UsageError('--data-shape %d: %s needs at least %d pixels a side (below that its '
+                         'last heads get no feature map); use --data-shape %d or more'
+                         % (cfg.data_shape, cfg.network, smallest, smallest))
     print('training %s for %d epochs on %s; checkpoints in %s'
           % (getattr(net, 'name_in_zoo', cfg.network), cfg.epochs,
              ', '.join(str(c) for c in contexts), cfg.save_dir))

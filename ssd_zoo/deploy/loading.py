@@ -164,6 +164,9 @@ def _from_onnx(path: str) -> Detector:
     from .onnx_export import OnnxDetector
     if not os.path.isfile(path):
         raise FileNotFoundError('ONNX file %s is missing' % path)
+    if not path.endswith('.onnx'):
+        raise ValueError('--onnx %s: not an .onnx file; export one with scripts/export_ssd.py '
+                         '--format onnx (a symbol export loads with --symbol PREFIX)' % path)
     info = read_model_info(os.path.splitext(path)[0])
     return Detector(OnnxDetector(path), info['classes'], info['data_shape'], path,
                     info.get('network', ''), fixed_size=True, info=info)

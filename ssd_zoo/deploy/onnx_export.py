@@ -18,6 +18,7 @@ input pixels, best first, invalid rows -1. The batch dimension may be dynamic.
 """
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from typing import Optional, Sequence
@@ -55,6 +56,16 @@ class _RawPredictions(HybridBlock):
                                  self._num_classes)
 
 
+def require_onnx(module: str):
+    """Import ``onnx`` or ``onnxruntime``; without them, say which extra installs them."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise ImportError("%s is not installed: ONNX export and running .onnx files need the "
+                          "[onnx] extra (pip install -e '.[cpu,onnx]'; make installs it)"
+                          % module) from None
+
+
 def export_onnx(net, path: str, input_shape: Sequence[int], dynamic_batch: bool = True,
                 network: Optional[str] = None) -> str:
     """Write ``net`` with its detection step to an ONNX file, and its model description
@@ -78,7 +89,7 @@ def export_onnx(net, path: str, input_shape: Sequence[int], dynamic_batch: bool 
     ValueError
         Uninitialized parameters, or an input smaller than the network's minimum.
     """
-    import onnx
+    onnx = require_onnx('onnx')
     batch, _, height, width = input_shape
     check_exportable(net, height, width)
     fixed = FixedSizeSSD(net, height, width)
@@ -275,7 +286,7 @@ class OnnxDetector:
     """
 
     def __init__(self, path: str, threads: Optional[int] = None, spin: bool = False):
-        import onnxruntime as ort
+        ort = require_onnx('onnxruntime')
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads

@@ -110,8 +110,13 @@ def _layouts(config, layers, data_shape):
     steps = config['steps']
     if not steps:  # legacy -1: one cell of the feature map
         steps = []
-        for layer in layers:
-            _, (shape,), _ = layer.infer_shape(data=(1, 3, data_shape, data_shape))
+        for k, layer in enumerate(layers):
+            try:
+                _, (shape,), _ = layer.infer_shape(data=(1, 3, data_shape, data_shape))
+            except mx.base.MXNetError:
+                raise ValueError('data shape %d is too small for the MXNet example\'s %s: its '
+                                 'feature layer %d has no map at that size (the example uses '
+                                 '300 and 512)' % (data_shape, config['network'], k)) from None
             steps.append(1.0 / shape[2])
     layouts = []
     for k, (size, ratio, step) in enumerate(zip(sizes, ratios, steps)):

@@ -1,14 +1,26 @@
 """This process's place among data-parallel workers, and the KVStore they share."""
 from __future__ import annotations
 
+import os
+
 import mxnet as mx
 
 from ..compat import BroadcastFirstTrainer
 
-__all__ = ['Workers', 'SUMS_KEY']
+__all__ = ['Workers', 'SUMS_KEY', 'check_launched']
 
 #: KVStore key of the per-step sums (far above the Trainer's parameter indices)
 SUMS_KEY = 10 ** 7
+
+
+def check_launched(kvstore: str) -> None:
+    """Raise ValueError if a ``dist_*`` KVStore is asked for outside the processes
+    ``scripts/launch.py`` starts (MXNet would stop in ps-lite with "Check notnull:
+    DMLC_NUM_WORKER")."""
+    if kvstore.startswith('dist') and 'DMLC_ROLE' not in os.environ:
+        raise ValueError('--kvstore %s runs in the processes scripts/launch.py starts '
+                         '(python scripts/launch.py -n 2 -s 1 -- python scripts/train_ssd.py '
+                         '--kvstore %s ...); alone, drop --kvstore' % (kvstore, kvstore))
 
 
 class Workers:
@@ -25,6 +37,7 @@ class Workers:
 
     def __init__(self, kvstore: str):
         self.distributed = kvstore.startswith('dist')
+        check_launched(kvstore)
         self.kvstore = mx.kv.create(kvstore) if self.distributed else kvstore
         self.rank = self.kvstore.rank if self.distributed else 0
         self.count = self.kvstore.num_workers if self.distributed else 1
