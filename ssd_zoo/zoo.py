@@ -104,8 +104,8 @@ def get_model(name: str, pretrained: Union[bool, str] = False,
     preset, dataset = lookup(name)
     if classes is None:
         if dataset == 'custom':
-            raise ValueError('%s is a custom model: pass classes=[...] with your class names'
-                             % name)
+            raise ValueError('%s is a custom model: pass classes=[...] with your class names '
+                             '(scripts: --classes a,b,c)' % name)
         classes = dataset_classes(dataset)
     net = get_ssd(preset.network_name, preset.base_size, preset.features, preset.filters,
                   preset.sizes_for(dataset), preset.ratios, preset.steps, classes,

@@ -142,4 +142,4 @@ def test_every_export_loads_in_eval_and_demo_as_it_is(trained, checkpoint_map, t
     pictures = str(tmp_path / 'pictures')
     out = run('demo_ssd.py', *source, os.path.join(images, '000000.jpg'),
               os.path.join(images, '000001.jpg'), '--thresh', '0.0', '--out', pictures)
-    assert 'detections; pictures in' in out.stdout and len(os.listdir(pictures)) == 2
+    assert 'detections in 2 images' in out.stdout and len(os.listdir(pictures)) == 2

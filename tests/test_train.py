@@ -125,7 +125,7 @@ def test_checkpoint_records_the_model_to_rebuild(tiny_data, tmp_path):
     rebuilt = tiny_net(train.classes, seed=5)
     state = load_checkpoint(str(tmp_path / 'run' / 'last'), rebuilt)
     assert state['model'] == {'network': 'plainnet', 'data_shape': 96,
-                              'classes': train.classes}
+                              'classes': train.classes, 'dataset': '', 'dataset_root': ''}
     for key, value in weights(net).items():
         np.testing.assert_array_equal(weights(rebuilt)[key], value)
 

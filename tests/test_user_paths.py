@@ -326,3 +326,21 @@ def test_ssd_zoo_anchors_refuses_sizes_and_layers_it_has_not(args, says, capsys)
     from ssd_zoo.cli import main
     assert main(['anchors', 'ssd_300_vgg16_atrous_voc'] + args) == 2
     assert says in capsys.readouterr().err
+
+
+def test_a_custom_zoo_model_evaluates_with_classes(model, tmp_path, capsys):
+    """--model ssd_96..._custom needs its class names: eval's --classes gives them."""
+    import mxnet as mx
+
+    from ssd_zoo.zoo import get_model
+    root, checkpoint = model
+    net = get_model('ssd_300_plainnet_custom', pretrained_base=False, classes=SHAPES)
+    net.initialize()
+    net(mx.nd.zeros((1, 3, 300, 300)))
+    net.save_parameters(str(tmp_path / 'ssd_300_plainnet_custom.params'))
+    common = ['--model', 'ssd_300_plainnet_custom', '--root', tmp_path, '--dataset', 'custom',
+              '--dataset-root', root, '--metrics', 'voc07', '--out', tmp_path]
+    status, _, err = script('eval_ssd', capsys, *common)
+    assert status == 1 and 'custom model' in err and '--classes' in err
+    status, out, err = script('eval_ssd', capsys, *common, '--classes', ','.join(SHAPES))
+    assert status == 0 and 'validation images' in out, err

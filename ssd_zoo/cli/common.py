@@ -21,6 +21,8 @@ from ..data.transforms import MAX_SIZE_RATIO
 from ..defaults import KEEP_ASPECT
 from ..deploy.loading import Detector, load_detector
 from ..symbol.gluon import LEGACY_NETWORKS
+from ..zoo import lookup
+from .datasets import class_list
 
 __all__ = ['run', 'one_line', 'UsageError', 'add_resize_flags', 'resize_options',
            'resize_description', 'KNOWN_ERRORS', 'add_model_flags', 'script_parser',
@@ -162,5 +164,8 @@ def is_legacy(network: str) -> bool:
 
 def load_model(args) -> Detector:
     """The :class:`ssd_zoo.deploy.Detector` the model flags name."""
+    classes = None
+    if args.model and lookup(args.model)[1] == 'custom':  # its classes: --classes (eval)
+        classes = class_list(getattr(args, 'classes', None))
     return load_detector(args.checkpoint, args.symbol, args.model, args.root, device(args),
-                         onnx=getattr(args, 'onnx', None))
+                         onnx=getattr(args, 'onnx', None), classes=classes)

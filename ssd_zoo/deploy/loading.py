@@ -125,7 +125,8 @@ class Detector:
 
 def load_detector(checkpoint: Optional[str] = None, symbol: Optional[str] = None,
                   model: Optional[str] = None, root: Optional[str] = None,
-                  ctx: Optional[mx.Context] = None, onnx: Optional[str] = None) -> Detector:
+                  ctx: Optional[mx.Context] = None, onnx: Optional[str] = None,
+                  classes: Optional[List[str]] = None) -> Detector:
     """A :class:`Detector` from exactly one source.
 
     Parameters
@@ -138,6 +139,8 @@ def load_detector(checkpoint: Optional[str] = None, symbol: Optional[str] = None
         Zoo name; weights from ``root`` (GluonCV's file names).
     onnx : str
         An exported ``.onnx`` file, run with onnxruntime.
+    classes : list of str, optional
+        The classes of a ``custom`` zoo model (its weights file was trained for them).
 
     Raises
     ------
@@ -154,7 +157,7 @@ def load_detector(checkpoint: Optional[str] = None, symbol: Optional[str] = None
     if onnx:
         return _from_onnx(onnx)
     if model:
-        return _from_zoo(model, root, ctx)
+        return _from_zoo(model, root, ctx, classes)
     if symbol:
         return _from_symbol(symbol, ctx)
     return _from_checkpoint(checkpoint, ctx)
@@ -172,9 +175,9 @@ def _from_onnx(path: str) -> Detector:
                     info.get('network', ''), fixed_size=True, info=info)
 
 
-def _from_zoo(name: str, root: Optional[str], ctx) -> Detector:
+def _from_zoo(name: str, root: Optional[str], ctx, classes=None) -> Detector:
     from ..zoo import get_model, lookup
-    net = get_model(name, pretrained=True, root=root, ctx=ctx)
+    net = get_model(name, pretrained=True, root=root, ctx=ctx, classes=classes)
     net.hybridize()
     return Detector(net, net.classes, net.base_size, name, lookup(name)[0].backbone)
 

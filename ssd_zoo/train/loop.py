@@ -297,10 +297,13 @@ def _save_epoch(net, trainer, state, row, cfg):
     improved = row['map'] is not None and row['map'] > state['best_map']
     if improved:
         state['best_map'] = row['map']
+    # 'last' first: it is what --resume reads, so a run killed while the other checkpoints
+    # of the epoch are written still resumes from this epoch
+    save_checkpoint(cfg.save_dir, 'last', net, trainer, state)
+    if improved:
         save_checkpoint(cfg.save_dir, 'best', net, None, state)
     if cfg.save_interval and row['epoch'] % cfg.save_interval == 0:
         save_checkpoint(cfg.save_dir, 'epoch%04d' % row['epoch'], net, trainer, state)
-    save_checkpoint(cfg.save_dir, 'last', net, trainer, state)
     write_metrics_csv(os.path.join(cfg.save_dir, 'metrics.csv'), state['history'])
     try:
         from ..viz import plot_training_curves
