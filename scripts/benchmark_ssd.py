@@ -3,6 +3,7 @@
 
     python scripts/benchmark_ssd.py inference [--models ...] [--batch-sizes 1 8]
     python scripts/benchmark_ssd.py pipeline
+    python scripts/benchmark_ssd.py training
 
 ``inference``: images/s and latency of ssd_zoo FP32, INT8, BF16 (where the CPU has it) and
 ONNX Runtime against GluonCV FP32 on the same architecture, batch and weights (the model of
@@ -15,6 +16,11 @@ GluonCV's ``SSDDefaultTrainTransform`` (which also builds the targets) on the sa
 images at 300 and 512, then training-step images/s of the two training loops (augmentation,
 targets, forward, backward, update; one process) on the same model and batch. Writes
 ``benchmarks/pipeline.md``.
+
+``training``: images/s of the training loop (``fit``: loader, augmentation, targets, step)
+against the bare network's forward + backward + update on the same model and batch (plainnet
+300 batch 16, mobilenet1.0 512 batch 8), with the training step and ``MultiBoxTarget`` alone
+in between. Writes ``benchmarks/training.md``.
 """
 import ssd_zoo  # first: one MXNet thread per core, before libmxnet loads
 
@@ -366,6 +372,121 @@ def bench_pipeline(out_path, count=200, batch=16, iterations=8):
     print('wrote', out_path)
 
 
+#: (network, input side, batch) of ``benchmark_ssd.py training``
+TRAINING_MODELS = (('plainnet', 300, 16), ('mobilenet1.0', 512, 8))
+
+
+def steps_per_second(step, iterations, warmup=2):
+    """Calls of ``step()`` per second after ``warmup`` calls; each call ends with waitall."""
+    for _ in range(warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(iterations):
+        step()
+    return iterations / (time.perf_counter() - start)
+
+
+def training_subjects(network, side, classes):
+    from ssd_zoo.zoo import model_for_network
+    net = model_for_network(network, side, classes, 'shapes', pretrained_base=False)
+    net.initialize()
+    net.hybridize(static_alloc=True, static_shape=True)  # as the training loop runs it
+    return net
+
+
+def bench_training_loop(network, side, batch, iterations, classes):
+    """img/s of the bare network (forward, a target-free loss, backward, Adam update on one
+    fixed batch), of the training step (the same plus MultiBoxTarget and the SSD loss), of
+    ``MultiBoxTarget`` alone, and of the whole loop (``fit``: loader, augmentation, step)."""
+    import numpy as np
+
+    from ssd_zoo.data import TrainTransform, batchify
+    from ssd_zoo.train import TrainConfig, TrainStep, fit
+    from ssd_zoo.train.loss import to_multibox_labels
+
+    net = training_subjects(network, side, classes)
+    trainer = mx.gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': 1e-4})
+    rng = np.random.default_rng(0)
+    samples = shapes_images(batch)
+    images, labels = batchify([TrainTransform(side)(*sample, rng) for sample in samples])
+    x = mx.nd.random.normal(shape=(batch, 3, side, side))
+
+    def bare():
+        with mx.autograd.record():
+            cls_preds, box_preds, _ = net(x)
+            loss = cls_preds.sum() + box_preds.sum()
+        loss.backward()
+        trainer.step(batch)
+        mx.nd.waitall()
+
+    step = TrainStep(net, trainer, [mx.cpu()])
+
+    def train_step():
+        step(images, labels, 1e-4)
+        mx.nd.waitall()
+
+    with mx.autograd.train_mode():
+        cls_preds, _, anchors = net(x)
+    targets = to_multibox_labels(mx.nd.array(labels), side, side)
+    options = step.loss.target_options
+
+    def target_only():
+        mx.nd.contrib.MultiBoxTarget(anchors, targets, cls_preds.transpose((0, 2, 1)),
+                                     **options)[0].wait_to_read()
+
+    rates = {'bare': batch * steps_per_second(bare, iterations),
+             'step': batch * steps_per_second(train_step, iterations),
+             'target_ms': 1000 / steps_per_second(target_only, iterations)}
+    from ssd_zoo.data import VOCFolder, generate_shapes
+    from ssd_zoo.data.shapes import ShapesSpec
+    with tempfile.TemporaryDirectory() as tmp:
+        # the first images of the shapes training set (the same seed), one epoch's worth
+        subset = VOCFolder(generate_shapes(os.path.join(tmp, 'shapes'), ShapesSpec(
+            num_train=batch * iterations, num_val=0)), 'train')
+        cfg = TrainConfig(epochs=2, batch_size=batch, data_shape=side,
+                          save_dir=os.path.join(tmp, 'run'),
+                          save_interval=0, val_interval=10 ** 6, network=network,
+                          lr=1e-4, warmup_epochs=0)
+        history = fit(training_subjects(network, side, classes), subset, None, cfg)
+    rates['loop'] = history[-1]['img_per_s']  # the second epoch: warmed up
+    print('training %s %d batch %d: bare %.1f img/s, step %.1f, loop %.1f (loop/bare %.2f); '
+          'MultiBoxTarget %.0f ms per batch'
+          % (network, side, batch, rates['bare'], rates['step'], rates['loop'],
+             rates['loop'] / rates['bare'], rates['target_ms']), flush=True)
+    return rates
+
+
+def bench_training(out_path, iterations=12):
+    from ssd_zoo.data import SHAPE_CLASSES
+    from ssd_zoo.runtime import describe
+    rows = [(n, s, b, bench_training_loop(n, s, b, iterations, SHAPE_CLASSES))
+            for n, s, b in TRAINING_MODELS]
+    info = describe()
+    lines = ['# Training: the loop against the network\'s own speed', '',
+             'Written by `python scripts/benchmark_ssd.py training` (%s, mxnet %s). Machine: '
+             '%s; oneDNN ISA %s; %d threads (%s).'
+             % (time.strftime('%Y-%m-%d'), mx.__version__, info['cpu'], info['onednn_isa'],
+                info['threads'], info['threads_reason']), '',
+             '- bare: forward, a target-free loss (sum of the outputs), backward and Adam '
+             'update of one fixed batch: what the network itself costs;',
+             '- step: `ssd_zoo.train.TrainStep` on one fixed augmented batch (adds '
+             '`MultiBoxTarget` matching and mining, the SSD loss, uint8 upload and '
+             'normalization);',
+             '- loop: `ssd_zoo.train.fit` over %d batches of `shapes` (loader with 1 worker '
+             'process, flips, the step, the loss read one step late), second epoch.'
+             % iterations, '',
+             '| network | input | batch | bare img/s | step img/s | loop img/s | loop / bare '
+             '| MultiBoxTarget ms/batch |', '|---|---|---|---:|---:|---:|---:|---:|']
+    for network, side, batch, r in rows:
+        lines.append('| %s | %d | %d | %.1f | %.1f | %.1f | %.2f | %.0f |'
+                     % (network, side, batch, r['bare'], r['step'], r['loop'],
+                        r['loop'] / r['bare'], r['target_ms']))
+    lines.append('')
+    with open(out_path, 'w') as f:
+        f.write('\n'.join(lines))
+    print('wrote', out_path)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -378,9 +499,14 @@ def main(argv=None):
     pipe = sub.add_parser('pipeline', help='augmentation and training-loop img/s vs GluonCV')
     pipe.add_argument('--images', type=int, default=200)
     pipe.add_argument('--out', default=os.path.join('benchmarks', 'pipeline.md'))
+    train = sub.add_parser('training', help='the training loop vs the bare network')
+    train.add_argument('--iterations', type=int, default=12)
+    train.add_argument('--out', default=os.path.join('benchmarks', 'training.md'))
     args = parser.parse_args(argv)
     if args.command == 'inference':
         bench_inference(args.models, args.batch_sizes, args.rounds, args.out)
+    elif args.command == 'training':
+        bench_training(args.out, args.iterations)
     else:
         bench_pipeline(args.out, args.images)
     return 0

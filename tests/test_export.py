@@ -3,6 +3,7 @@ JSON that SymbolBlock.imports and mx.mod.Module reload with identical outputs.""
 import mxnet as mx
 import numpy as np
 import pytest
+from helpers.params import one_per_architecture
 
 import ssd_zoo
 from ssd_zoo.deploy.export import export_model, import_block, load_module
@@ -11,18 +12,6 @@ from ssd_zoo.zoo import lookup
 
 def small_classes(name):
     return {'classes': ['a', 'b']} if name.endswith('_custom') else {}
-
-
-def one_per_architecture(names):
-    """The first dataset of every (size, backbone) runs by default; the other datasets of the
-    same architecture (other class counts and anchor sizes) run with ``make test-all``."""
-    seen, params = set(), []
-    for name in names:
-        preset, _ = lookup(name)
-        key = (preset.base_size, preset.backbone)
-        params.append(name if key not in seen else pytest.param(name, marks=pytest.mark.slow))
-        seen.add(key)
-    return params
 
 
 @pytest.mark.parametrize('name', one_per_architecture(ssd_zoo.list_models()))

@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from ssd_zoo.runtime import choose_threads, onednn_isa
@@ -152,3 +153,33 @@ def test_ssd_zoo_info_names_the_threads_and_the_isa():
         assert main(['info']) == 0
     text = buffer.getvalue()
     assert 'threads:' in text and 'oneDNN ISA' in text and 'MKLDNN' in text
+
+
+class _ReportThreads:
+    """A transform that returns the OpenCV thread count of the process it runs in."""
+
+    def __call__(self, image, label, rng):
+        import cv2
+        return np.full((2, 2, 3), cv2.getNumThreads(), np.uint8), label
+
+
+def test_loader_workers_run_one_opencv_thread_each_and_the_parent_keeps_its_own():
+    """Every worker inherits one OpenCV thread (MXNet already has a thread per core in the
+    training process); the parent's own count is left as it was, and building the loader
+    right after the parent used OpenCV's thread pool does not hang its workers."""
+    import cv2
+
+    from ssd_zoo.data import make_loader
+    cv2.warpAffine(np.zeros((1500, 1500, 3), np.uint8), np.eye(2, 3), (1000, 1000))
+    before = cv2.getNumThreads()
+
+    class Items:
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return np.zeros((4, 4, 3), np.uint8), np.zeros((0, 6), np.float32)
+    loader, _ = make_loader(Items(), _ReportThreads(), 2, shuffle=False, num_workers=1)
+    loader._timeout = 60  # a hang fails the test instead of stopping the suite
+    counts = {int(images[0, 0, 0, 0]) for images, _ in loader}
+    assert counts == {1} and cv2.getNumThreads() == before

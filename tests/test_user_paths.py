@@ -344,3 +344,12 @@ def test_a_custom_zoo_model_evaluates_with_classes(model, tmp_path, capsys):
     assert status == 1 and 'custom model' in err and '--classes' in err
     status, out, err = script('eval_ssd', capsys, *common, '--classes', ','.join(SHAPES))
     assert status == 0 and 'validation images' in out, err
+
+
+@pytest.mark.parametrize('name', ['export_ssd', 'quantize_ssd'])
+def test_converters_refuse_an_export_saying_what_to_convert(name, capsys, tmp_path):
+    status, _, err = script(name, capsys, '--symbol', 'model/ssd', '--out', tmp_path / 'x')
+    assert status == 2 and 'already an exported graph' in err and '--checkpoint' in err
+    status, out, _ = script(name, capsys, '--help')
+    usage = out.split('\n\n')[0]  # the docstring may say how eval loads the result
+    assert status == 0 and '--checkpoint' in usage and '--symbol' not in usage

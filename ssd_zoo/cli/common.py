@@ -75,12 +75,18 @@ def one_line(err: BaseException) -> str:
     return ' '.join(text.split())  # one line, whatever the message's own line breaks
 
 
-def add_model_flags(parser: argparse.ArgumentParser, onnx: bool = False) -> None:
-    """``--checkpoint | --symbol | --model [| --onnx]``, ``--root``, ``--gpu``."""
+def add_model_flags(parser: argparse.ArgumentParser, onnx: bool = False,
+                    exports: bool = True) -> None:
+    """``--checkpoint | --symbol | --model [| --onnx]``, ``--root``, ``--gpu``.
+
+    ``exports=False`` (the converters): ``--symbol`` is not offered, and refused with the
+    reason when given (an export is already the converted graph)."""
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument('--checkpoint', help='training checkpoint prefix, e.g. runs/main/best')
     src.add_argument('--symbol', help='exported model prefix (PREFIX-symbol.json): any export '
-                                      'of export_ssd.py or quantize_ssd.py')
+                                      'of export_ssd.py or quantize_ssd.py'
+                     if exports else argparse.SUPPRESS)
+    parser.set_defaults(takes_exports=exports)
     src.add_argument('--model', help='zoo name; weights from --root')
     if onnx:
         src.add_argument('--onnx', help='exported .onnx file (run with onnxruntime)')
@@ -129,7 +135,7 @@ def converter_parser(doc: str, out_help: str) -> argparse.ArgumentParser:
     """The parser of the scripts that turn a model into files: the model flags, ``--out``,
     ``--data-shape`` and ``--batch-size``."""
     parser = script_parser(doc)
-    add_model_flags(parser)
+    add_model_flags(parser, exports=False)
     parser.add_argument('--out', required=True, help=out_help)
     parser.add_argument('--data-shape', type=int, default=None,
                         help='input side in pixels (default: the model\'s)')
@@ -164,6 +170,10 @@ def is_legacy(network: str) -> bool:
 
 def load_model(args) -> Detector:
     """The :class:`ssd_zoo.deploy.Detector` the model flags name."""
+    if args.symbol and not getattr(args, 'takes_exports', True):
+        raise UsageError('--symbol %s is already an exported graph: convert the training '
+                         'checkpoint (--checkpoint) or zoo model (--model) it came from; the '
+                         'export itself ships as it is' % args.symbol)
     classes = None
     if args.model and lookup(args.model)[1] == 'custom':  # its classes: --classes (eval)
         classes = class_list(getattr(args, 'classes', None))

@@ -7,8 +7,10 @@ uninterrupted one would.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Iterator, List, Optional
 
+import cv2
 import numpy as np
 from mxnet.gluon.data import DataLoader, Dataset, Sampler
 
@@ -129,7 +131,22 @@ def make_loader(dataset, transform, batch_size: int, shuffle: bool, seed: int = 
     """
     sampler = EpochBatchSampler(len(dataset), batch_size, shuffle, seed,
                                 shuffle if drop_last is None else drop_last, shard)
-    loader = DataLoader(AugmentedDataset(dataset, transform, seed), batch_sampler=sampler,
-                        batchify_fn=batchify, num_workers=num_workers,
-                        thread_pool=False)
+    with _one_opencv_thread_in_workers():
+        loader = DataLoader(AugmentedDataset(dataset, transform, seed), batch_sampler=sampler,
+                            batchify_fn=batchify, num_workers=num_workers,
+                            thread_pool=False)
     return loader, sampler
+
+
+@contextmanager
+def _one_opencv_thread_in_workers():
+    """The loader's worker processes are forked when it is built: they inherit one OpenCV
+    thread each (else every worker starts a thread per core, on top of MXNet's one per core
+    in the training process). It cannot be set in the worker itself: ``cv2.setNumThreads``
+    in a child forked while the parent's OpenCV thread pool was running never returns."""
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)

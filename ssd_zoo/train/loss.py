@@ -48,6 +48,11 @@ class SSDMultiBoxLoss(HybridBlock):
                             negative_mining_thresh=negative_thresh, variances=VARIANCES)
         self._box_weight = box_weight
 
+    @property
+    def target_options(self) -> dict:
+        """The ``MultiBoxTarget`` options of this loss (matching, mining, variances)."""
+        return dict(self._target)
+
     def hybrid_forward(self, F, cls_preds, box_preds, anchors, labels):  # pylint: disable=arguments-differ
         """``labels``: ``(B, M, 5)`` ``[cls, x1, y1, x2, y2]`` normalized, padding -1 at the end."""
         loc_target, loc_mask, cls_target = F.contrib.MultiBoxTarget(
