@@ -376,14 +376,20 @@ def bench_pipeline(out_path, count=200, batch=16, iterations=8):
 TRAINING_MODELS = (('plainnet', 300, 16), ('mobilenet1.0', 512, 8))
 
 
-def steps_per_second(step, iterations, warmup=2):
-    """Calls of ``step()`` per second after ``warmup`` calls; each call ends with waitall."""
-    for _ in range(warmup):
-        step()
-    start = time.perf_counter()
-    for _ in range(iterations):
-        step()
-    return iterations / (time.perf_counter() - start)
+def interleaved_rates(contenders, iterations, rounds):
+    """Median calls per second of each ``contenders[name]()`` (each call ends with waitall),
+    the contenders taking turns every round, so that the machine's drift hits all alike."""
+    for call in contenders.values():  # warm-up: traces, oneDNN primitives, optimizer state
+        call()
+        call()
+    rates = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, call in contenders.items():
+            start = time.perf_counter()
+            for _ in range(iterations):
+                call()
+            rates[name].append(iterations / (time.perf_counter() - start))
+    return {name: statistics.median(values) for name, values in rates.items()}
 
 
 def training_subjects(network, side, classes):
@@ -394,7 +400,7 @@ def training_subjects(network, side, classes):
     return net
 
 
-def bench_training_loop(network, side, batch, iterations, classes):
+def bench_training_loop(network, side, batch, iterations, classes, rounds=3):
     """img/s of the bare network (forward, a target-free loss, backward, Adam update on one
     fixed batch), of the training step (the same plus MultiBoxTarget and the SSD loss), of
     ``MultiBoxTarget`` alone, and of the whole loop (``fit``: loader, augmentation, step)."""
@@ -434,21 +440,22 @@ def bench_training_loop(network, side, batch, iterations, classes):
         mx.nd.contrib.MultiBoxTarget(anchors, targets, cls_preds.transpose((0, 2, 1)),
                                      **options)[0].wait_to_read()
 
-    rates = {'bare': batch * steps_per_second(bare, iterations),
-             'step': batch * steps_per_second(train_step, iterations),
-             'target_ms': 1000 / steps_per_second(target_only, iterations)}
+    calls = interleaved_rates({'bare': bare, 'step': train_step, 'target': target_only},
+                              iterations, rounds)
+    rates = {'bare': batch * calls['bare'], 'step': batch * calls['step'],
+             'target_ms': 1000 / calls['target']}
     from ssd_zoo.data import VOCFolder, generate_shapes
     from ssd_zoo.data.shapes import ShapesSpec
     with tempfile.TemporaryDirectory() as tmp:
         # the first images of the shapes training set (the same seed), one epoch's worth
         subset = VOCFolder(generate_shapes(os.path.join(tmp, 'shapes'), ShapesSpec(
             num_train=batch * iterations, num_val=0)), 'train')
-        cfg = TrainConfig(epochs=2, batch_size=batch, data_shape=side,
+        cfg = TrainConfig(epochs=rounds + 1, batch_size=batch, data_shape=side,
                           save_dir=os.path.join(tmp, 'run'),
                           save_interval=0, val_interval=10 ** 6, network=network,
                           lr=1e-4, warmup_epochs=0)
         history = fit(training_subjects(network, side, classes), subset, None, cfg)
-    rates['loop'] = history[-1]['img_per_s']  # the second epoch: warmed up
+    rates['loop'] = statistics.median(row['img_per_s'] for row in history[1:])  # warmed up
     print('training %s %d batch %d: bare %.1f img/s, step %.1f, loop %.1f (loop/bare %.2f); '
           'MultiBoxTarget %.0f ms per batch'
           % (network, side, batch, rates['bare'], rates['step'], rates['loop'],
@@ -473,8 +480,10 @@ def bench_training(out_path, iterations=12):
              '`MultiBoxTarget` matching and mining, the SSD loss, uint8 upload and '
              'normalization);',
              '- loop: `ssd_zoo.train.fit` over %d batches of `shapes` (loader with 1 worker '
-             'process, flips, the step, the loss read one step late), second epoch.'
-             % iterations, '',
+             'process, flips, the step, the loss read one step late), median of epochs 2-4.'
+             % iterations,
+             '', 'bare, step and MultiBoxTarget alone take turns for 3 rounds of %d calls '
+             '(medians), after a warm-up.' % iterations, '',
              '| network | input | batch | bare img/s | step img/s | loop img/s | loop / bare '
              '| MultiBoxTarget ms/batch |', '|---|---|---|---:|---:|---:|---:|---:|']
     for network, side, batch, r in rows:
