@@ -102,6 +102,7 @@ def build_contenders(net, reference, side, batch, tmp):
     """label -> callable running one batch, for every precision and runtime."""
     from ssd_zoo.deploy import bf16_supported, quantize_int8, to_bfloat16
     from ssd_zoo.deploy.onnx_export import OnnxDetector, export_onnx
+    from ssd_zoo.runtime import describe
     shape = (batch, 3, side, side)
     calib = shapes_batches(side, 16, 32, 'train')
     contenders = {GLUONCV: reference, 'ssd_zoo FP32': net,
@@ -109,7 +110,8 @@ def build_contenders(net, reference, side, batch, tmp):
     if bf16_supported():
         contenders['ssd_zoo BF16'] = to_bfloat16(net, shape).net
     onnx_path = export_onnx(net, os.path.join(tmp, 'model_%d.onnx' % batch), shape)
-    contenders['ONNX Runtime FP32'] = OnnxDetector(onnx_path)
+    # as many threads as MXNet runs (ONNX Runtime alone would take every core)
+    contenders['ONNX Runtime FP32'] = OnnxDetector(onnx_path, threads=describe()['threads'])
     for block in (reference, net):
         block.hybridize(static_alloc=True, static_shape=True)
     return contenders
@@ -170,8 +172,13 @@ def bench_inference(models, batch_sizes, rounds, out_path):
 
 
 def write_inference_report(rows, maps, rounds, out_path):
+    from ssd_zoo.runtime import describe
+    info = describe()
     lines = [
         '# Inference speed: ssd_zoo FP32 / INT8 / BF16 / ONNX Runtime vs GluonCV FP32', '',
+        'Machine: %s; oneDNN ISA %s; %d threads for MXNet (GluonCV and ssd_zoo alike) and '
+        'for ONNX Runtime (%s).' % (info['cpu'], info['onednn_isa'], info['threads'],
+                                   info['threads_reason']), '',
         'Written by `python scripts/benchmark_ssd.py inference` (%s, mxnet %s, onnxruntime %s, '
         '%d CPU cores, Python %s). Same architecture, batch and weights; median of %d '
         'interleaved rounds, each a ~0.2 s burst of back-to-back calls, on `shapes` images. '
@@ -454,7 +461,7 @@ def bench_training_loop(network, side, batch, iterations, classes, rounds=3):
                           save_dir=os.path.join(tmp, 'run'),
                           save_interval=0, val_interval=10 ** 6, network=network,
                           lr=1e-4, warmup_epochs=0)
-        history = fit(training_subjects(network, side, classes), subset, None, cfg)
+        history = fit(net, subset, None, cfg)  # the same network as bare and step
     rates['loop'] = statistics.median(row['img_per_s'] for row in history[1:])  # warmed up
     print('training %s %d batch %d: bare %.1f img/s, step %.1f, loop %.1f (loop/bare %.2f); '
           'MultiBoxTarget %.0f ms per batch'

@@ -62,7 +62,7 @@ def main(argv=None):
         ax.figure.savefig(target, bbox_inches='tight', dpi=100)
         plt.close(ax.figure)
         for cls, score, box in zip(found.ids, found.scores, found.boxes):
-            rows.append((os.path.relpath(target, args.out), det.classes[int(cls)], score, box))
+            rows.append((path, det.classes[int(cls)], score, box))
     width = max([len('image')] + [len(r[0]) for r in rows])
     print('%-*s %-12s %6s  %s' % (width, 'image', 'class', 'score', 'box (x1, y1, x2, y2)'))
     for name, cls, score, box in rows:

@@ -86,8 +86,8 @@ def add_model_flags(parser: argparse.ArgumentParser, onnx: bool = False,
     src.add_argument('--symbol', help='exported model prefix (PREFIX-symbol.json): any export '
                                       'of export_ssd.py or quantize_ssd.py'
                      if exports else argparse.SUPPRESS)
-    parser.set_defaults(takes_exports=exports)
     src.add_argument('--model', help='zoo name; weights from --root')
+    parser.set_defaults(takes_exports=exports)
     if onnx:
         src.add_argument('--onnx', help='exported .onnx file (run with onnxruntime)')
     parser.add_argument('--root', default=None, help='folder of zoo weights')
