@@ -105,7 +105,9 @@ EXPORTS = {
 }
 
 
-@pytest.mark.parametrize('kind', sorted(EXPORTS))
+# fixed-size alone runs with `make test-all`: uint8-input is a fixed-size export too
+@pytest.mark.parametrize('kind', [pytest.param(k, marks=pytest.mark.slow) if k == 'fixed-size'
+                                  else k for k in sorted(EXPORTS)])
 def test_every_export_loads_in_eval_and_demo_as_it_is(trained, checkpoint_map, tmp_path, kind):
     """Each export writes its model description; eval_ssd.py and demo_ssd.py read the export
     with no other step, and score it like the checkpoint it came from."""
