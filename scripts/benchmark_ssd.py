@@ -200,13 +200,14 @@ def write_inference_report(rows, maps, rounds, out_path):
         for label, value in scores.items():
             lines.append('| %s | %.4f | %+.4f |' % (label, value,
                                                     value - scores['ssd_zoo FP32']))
+    chart = os.path.splitext(out_path)[0] + '.png'
     lines += ['', 'GluonCV decodes per class (`box_nms`); ssd_zoo and its exports decode with '
               '`MultiBoxDetection` semantics (one class per anchor). Chart: '
-              '[inference.png](inference.png).', '']
+              '[%s](%s).' % ((os.path.basename(chart),) * 2), '']
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
     with open(out_path, 'w') as f:
         f.write('\n'.join(lines))
-    plot_inference(rows, os.path.splitext(out_path)[0] + '.png')
+    plot_inference(rows, chart)
     print('wrote', out_path)
 
 
