@@ -12,11 +12,9 @@ is the one it favours.
 import ssd_zoo  # noqa: F401  (first: one MXNet thread per core, before libmxnet loads)
 
 # isort: split
-import argparse
 import os
-import time
 
-from ssd_zoo.cli.common import run
+from ssd_zoo.cli.common import run, script_parser
 from ssd_zoo.data import VOCFolder, generate_shapes, make_loader
 from ssd_zoo.data.shapes import ShapesSpec
 from ssd_zoo.deploy import load_detector
@@ -31,16 +29,14 @@ def measure(det, dataset, keep_aspect):
     """``(VOC07 mAP, img/s, 'HxW' of the network input)``."""
     transform = det.input_transform(keep_aspect)
     loader, _ = make_loader(dataset, transform, 16, shuffle=False, drop_last=False)
-    start = time.perf_counter()
     result = evaluate(det, loader, dataset.classes, ('voc07',))
-    speed = result['images'] / (time.perf_counter() - start)
     image, label = dataset[0]
-    return result['voc07']['mAP'], speed, '%dx%d' % transform(image, label)[0].shape[:2]
+    return (result['voc07']['mAP'], result['img_per_s'],
+            '%dx%d' % transform(image, label)[0].shape[:2])
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = script_parser(__doc__)
     p.add_argument('--checkpoint', default=os.path.join('runs', 'main', 'best'))
     p.add_argument('--images', type=int, default=300, help='validation images per canvas')
     p.add_argument('--data', default=os.path.join('data', 'aspect'), help='where to render')

@@ -33,6 +33,7 @@ import sys
 import tempfile
 import time
 import warnings
+from functools import partial
 
 import mxnet as mx
 
@@ -125,12 +126,23 @@ def time_once(net, x):
     return time.perf_counter() - start
 
 
-def time_burst(net, x, calls):
-    """Mean seconds per call over ``calls`` back-to-back calls (steady state, warm caches)."""
-    start = time.perf_counter()
-    for _ in range(calls):
-        time_once(net, x)
-    return (time.perf_counter() - start) / calls
+def interleaved_seconds(contenders, calls, rounds, warmup=2):
+    """Median seconds per call of each ``contenders[name]()`` (a call waits for its result):
+    every round, each contender runs a burst of ``calls`` (an int, or one per name) back-to-back
+    calls in turn, so that the machine's drift hits all alike. ``warmup`` calls each first
+    (traces, oneDNN primitives, optimizer state)."""
+    for call in contenders.values():
+        for _ in range(warmup):
+            call()
+    bursts = calls if isinstance(calls, dict) else dict.fromkeys(contenders, calls)
+    seconds = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, call in contenders.items():
+            start = time.perf_counter()
+            for _ in range(bursts[name]):
+                call()
+            seconds[name].append((time.perf_counter() - start) / bursts[name])
+    return {name: statistics.median(values) for name, values in seconds.items()}
 
 
 def accuracy(contenders, side):
@@ -154,17 +166,15 @@ def bench_inference(models, batch_sizes, rounds, out_path):
                 x_numpy = x.asnumpy()
                 inputs = {k: x if isinstance(run, mx.gluon.Block) else x_numpy
                           for k, run in contenders.items()}
+                runs = {key: partial(time_once, run, inputs[key])
+                        for key, run in contenders.items()}
                 calls = {}
-                for key, run in contenders.items():  # warm up (and trace); ~0.2 s bursts
-                    time_once(run, inputs[key])
-                    calls[key] = max(1, int(0.2 / time_once(run, inputs[key])))
-                times = {k: [] for k in contenders}
-                for _ in range(rounds):
-                    for key, run in contenders.items():
-                        times[key].append(time_burst(run, inputs[key], calls[key]))
+                for key, call in runs.items():  # warm up (and trace); ~0.2 s bursts
+                    call()
+                    calls[key] = max(1, int(0.2 / call()))
+                latency = interleaved_seconds(runs, calls, rounds, warmup=0)
                 if trained and batch == 1:
                     maps[name] = accuracy(contenders, side)
-            latency = {k: statistics.median(v) for k, v in times.items()}
             rows.append((name, batch, latency))
             print('%-28s batch %d: %s' % (name, batch, ', '.join(
                 '%s %.1f img/s' % (k, batch / v) for k, v in latency.items())), flush=True)
@@ -384,22 +394,6 @@ def bench_pipeline(out_path, count=200, batch=16, iterations=8):
 TRAINING_MODELS = (('plainnet', 300, 16), ('mobilenet1.0', 512, 8))
 
 
-def interleaved_rates(contenders, iterations, rounds):
-    """Median calls per second of each ``contenders[name]()`` (each call ends with waitall),
-    the contenders taking turns every round, so that the machine's drift hits all alike."""
-    for call in contenders.values():  # warm-up: traces, oneDNN primitives, optimizer state
-        call()
-        call()
-    rates = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, call in contenders.items():
-            start = time.perf_counter()
-            for _ in range(iterations):
-                call()
-            rates[name].append(iterations / (time.perf_counter() - start))
-    return {name: statistics.median(values) for name, values in rates.items()}
-
-
 def training_subjects(network, side, classes):
     from ssd_zoo.zoo import model_for_network
     net = model_for_network(network, side, classes, 'shapes', pretrained_base=False)
@@ -414,7 +408,8 @@ def bench_training_loop(network, side, batch, iterations, classes, rounds=3):
     ``MultiBoxTarget`` alone, and of the whole loop (``fit``: loader, augmentation, step)."""
     import numpy as np
 
-    from ssd_zoo.data import TrainTransform, batchify
+    from ssd_zoo.data import TrainTransform, VOCFolder, batchify, generate_shapes
+    from ssd_zoo.data.shapes import ShapesSpec
     from ssd_zoo.train import TrainConfig, TrainStep, fit
     from ssd_zoo.train.loss import to_multibox_labels
 
@@ -448,12 +443,10 @@ def bench_training_loop(network, side, batch, iterations, classes, rounds=3):
         mx.nd.contrib.MultiBoxTarget(anchors, targets, cls_preds.transpose((0, 2, 1)),
                                      **options)[0].wait_to_read()
 
-    calls = interleaved_rates({'bare': bare, 'step': train_step, 'target': target_only},
-                              iterations, rounds)
-    rates = {'bare': batch * calls['bare'], 'step': batch * calls['step'],
-             'target_ms': 1000 / calls['target']}
-    from ssd_zoo.data import VOCFolder, generate_shapes
-    from ssd_zoo.data.shapes import ShapesSpec
+    seconds = interleaved_seconds({'bare': bare, 'step': train_step, 'target': target_only},
+                                  iterations, rounds)
+    rates = {'bare': batch / seconds['bare'], 'step': batch / seconds['step'],
+             'target_ms': 1000 * seconds['target']}
     with tempfile.TemporaryDirectory() as tmp:
         # the first images of the shapes training set (the same seed), one epoch's worth
         subset = VOCFolder(generate_shapes(os.path.join(tmp, 'shapes'), ShapesSpec(

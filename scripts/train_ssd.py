@@ -14,6 +14,7 @@ Defaults are those of ssd_zoo.train.TrainConfig.
 import logging
 
 from ssd_zoo.cli.common import UsageError, contexts, run, script_parser
+from ssd_zoo.cli.datasets import class_list
 from ssd_zoo.cli.training import TrainRequest, default_lr, default_save_dir, train_model
 from ssd_zoo.data import DATASETS
 from ssd_zoo.data.transforms import AUGMENT_PRESETS
@@ -123,7 +124,7 @@ def main(argv=None):
                              'scratch when there is none' % cfg.save_dir)
         print('nothing to resume in %s: starting from scratch' % cfg.save_dir)
     request = TrainRequest(args.dataset, args.dataset_root,
-                           args.classes.split(',') if args.classes else None,
+                           class_list(args.classes),
                            args.pretrained_base, args.pretrained, args.epoch, args.transfer,
                            args.resume if args.resume not in (None, 'last') else None,
                            args.strict_data)

@@ -77,8 +77,8 @@ def match_classes(model_classes: Sequence[str], dataset_classes: Sequence[str],
     """
     model_classes, dataset_classes = list(model_classes), list(dataset_classes)
     index = {fold_name(name): i for i, name in enumerate(dataset_classes)}
-    unknown = [name for name in dataset_classes
-               if fold_name(name) not in {fold_name(m) for m in model_classes}]
+    known = {fold_name(name) for name in model_classes}
+    unknown = [name for name in dataset_classes if fold_name(name) not in known]
     if unknown:
         what = ('shares no class with the model' if len(unknown) == len(dataset_classes)
                 else 'has classes the model does not know (%s)' % ', '.join(unknown))

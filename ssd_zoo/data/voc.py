@@ -157,11 +157,10 @@ class VOCDetection(DetectionDataset):
                  strict: bool = False, errors: Optional[list] = None):
         # the 20 classes unless a subset is selected (VOCFolder skips the others, counted)
         super().__init__(classes or VOC_CLASSES, strict, errors)
-        classes = list(classes) if classes else list(VOC_CLASSES)
-        self.subset = classes != list(VOC_CLASSES)
+        self.subset = self.classes != list(VOC_CLASSES)
         for year, split in splits:
-            part = VOCFolder(os.path.join(root, 'VOC%s' % year), split, classes, skip_difficult,
-                             strict, errors, self.subset)
+            part = VOCFolder(os.path.join(root, 'VOC%s' % year), split, self.classes,
+                             skip_difficult, strict, errors, self.subset)
             self.extend(part)
 
 
