@@ -412,6 +412,7 @@ def bench_training_loop(network, side, batch, iterations, classes, rounds=3):
     from ssd_zoo.data.shapes import ShapesSpec
     from ssd_zoo.train import TrainConfig, TrainStep, fit
     from ssd_zoo.train.loss import to_multibox_labels
+    from ssd_zoo.train.targets import mine_negatives
 
     net = training_subjects(network, side, classes)
     trainer = mx.gluon.Trainer(net.collect_params(), 'adam', {'learning_rate': 1e-4})
@@ -439,14 +440,27 @@ def bench_training_loop(network, side, batch, iterations, classes, rounds=3):
     targets = to_multibox_labels(mx.nd.array(labels), side, side)
     options = step.loss.target_options
 
-    def target_only():
-        mx.nd.contrib.MultiBoxTarget(anchors, targets, cls_preds.transpose((0, 2, 1)),
-                                     **options)[0].wait_to_read()
+    host_anchors, host_targets = anchors.asnumpy()[0], targets.asnumpy()
 
-    seconds = interleaved_seconds({'bare': bare, 'step': train_step, 'target': target_only},
+    def operator_targets():
+        mx.nd.contrib.MultiBoxTarget(anchors, targets, cls_preds.transpose((0, 2, 1)),
+                                     **options)[2].wait_to_read()
+
+    def host_matching():
+        step.loss.match(host_anchors, host_targets)
+
+    matches = step.loss.match(host_anchors, host_targets)
+
+    def device_mining():
+        mine_negatives(cls_preds, mx.nd.array(matches.cls_target), matches.wanted,
+                       options['ignore_label']).wait_to_read()
+
+    seconds = interleaved_seconds({'bare': bare, 'step': train_step, 'target': operator_targets,
+                                   'match': host_matching, 'mine': device_mining},
                                   iterations, rounds)
     rates = {'bare': batch / seconds['bare'], 'step': batch / seconds['step'],
-             'target_ms': 1000 * seconds['target']}
+             'target_ms': 1000 * seconds['target'], 'match_ms': 1000 * seconds['match'],
+             'mine_ms': 1000 * seconds['mine']}
     with tempfile.TemporaryDirectory() as tmp:
         # the first images of the shapes training set (the same seed), one epoch's worth
         subset = VOCFolder(generate_shapes(os.path.join(tmp, 'shapes'), ShapesSpec(
@@ -458,9 +472,10 @@ def bench_training_loop(network, side, batch, iterations, classes, rounds=3):
         history = fit(net, subset, None, cfg)  # the same network as bare and step
     rates['loop'] = statistics.median(row['img_per_s'] for row in history[1:])  # warmed up
     print('training %s %d batch %d: bare %.1f img/s, step %.1f, loop %.1f (loop/bare %.2f); '
-          'MultiBoxTarget %.0f ms per batch'
-          % (network, side, batch, rates['bare'], rates['step'], rates['loop'],
-             rates['loop'] / rates['bare'], rates['target_ms']), flush=True)
+          'targets per batch: MultiBoxTarget %.0f ms, host matching %.0f ms + device mining '
+          '%.0f ms' % (network, side, batch, rates['bare'], rates['step'], rates['loop'],
+                       rates['loop'] / rates['bare'], rates['target_ms'], rates['match_ms'],
+                       rates['mine_ms']), flush=True)
     return rates
 
 

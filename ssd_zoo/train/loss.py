@@ -1,9 +1,14 @@
-"""SSD training loss on MXNet's ``MultiBoxTarget``: matching and hard negatives on the device."""
+"""SSD training loss: ``MultiBoxTarget``'s targets (from the operator, or matched on the host
+and mined on the device, :mod:`.targets`), softmax cross-entropy and smooth L1."""
 from __future__ import annotations
 
+import mxnet as mx
+import numpy as np
+from mxnet import autograd
 from mxnet.gluon import HybridBlock
 
 from ..defaults import IGNORE_LABEL, MATCH_IOU, NEGATIVE_IOU, NEGATIVE_RATIO, VARIANCES
+from .targets import Matches, box_mask, match_anchors, mine_negatives
 
 __all__ = ['SSDMultiBoxLoss', 'to_multibox_labels']
 
@@ -11,15 +16,34 @@ __all__ = ['SSDMultiBoxLoss', 'to_multibox_labels']
 def to_multibox_labels(labels, width: int, height: int):
     """Pixel labels ``(B, M, >=5) [x1, y1, x2, y2, cls, ...]`` -> ``(B, M, 5) [cls, x1/W, ...]``.
 
-    ``labels`` is an NDArray; padding rows (class -1) become all -1, as ``MultiBoxTarget``
-    requires.
+    ``labels`` is a NumPy array or an NDArray (the result is of the same kind); padding rows
+    (class -1) become all -1, as ``MultiBoxTarget`` requires.
     """
-    import mxnet as mx
-    boxes = labels.slice_axis(axis=-1, begin=0, end=4)
-    cls = labels.slice_axis(axis=-1, begin=4, end=5)
-    scale = mx.nd.array([1.0 / width, 1.0 / height] * 2, ctx=labels.context).reshape((1, 1, 4))
-    out = mx.nd.concat(cls, mx.nd.broadcast_mul(boxes, scale), dim=-1)
-    return mx.nd.where(mx.nd.broadcast_like(cls, out) >= 0, out, mx.nd.ones_like(out) * -1)
+    on_device = isinstance(labels, mx.nd.NDArray)
+    pixels = labels.asnumpy() if on_device else np.asarray(labels, np.float32)
+    scale = np.array([1.0 / width, 1.0 / height] * 2, np.float32)
+    out = np.concatenate([pixels[..., 4:5], pixels[..., :4] * scale], axis=-1)
+    out[pixels[..., 4] < 0] = -1
+    return mx.nd.array(out, ctx=labels.context) if on_device else out
+
+
+class _TargetLoss(HybridBlock):
+    """The loss sums of one batch given its targets (``MultiBoxTarget``'s three outputs)."""
+
+    def __init__(self, box_weight, **kwargs):
+        super().__init__(**kwargs)
+        self._box_weight = box_weight
+
+    def hybrid_forward(self, F, cls_preds, box_preds, loc_target, loc_mask, cls_target):  # pylint: disable=arguments-differ
+        loc_target, loc_mask, cls_target = [F.stop_gradient(t) for t in
+                                            (loc_target, loc_mask, cls_target)]
+        log_probs = F.log_softmax(cls_preds, axis=-1)
+        picked = F.pick(log_probs, F.relu(cls_target), axis=-1)  # ignored rows pick class 0
+        cls_loss = F.sum(-picked * (cls_target >= 0), axis=1)
+        diff = (box_preds.reshape((0, -1)) - loc_target) * loc_mask
+        box_loss = F.sum(F.smooth_l1(diff, scalar=1.0), axis=1) * self._box_weight
+        num_pos = F.sum(cls_target > 0, axis=1)
+        return cls_loss, box_loss, num_pos
 
 
 class SSDMultiBoxLoss(HybridBlock):
@@ -29,6 +53,11 @@ class SSDMultiBoxLoss(HybridBlock):
     IoU > ``overlap_threshold``; it keeps ``negative_ratio`` negatives per positive, the ones
     the network finds hardest (lowest background probability) among anchors with IoU <
     ``negative_thresh``. Everything else is ignored.
+
+    Called as a block, the operator computes the targets. The training step instead calls
+    :meth:`match` on the host (while the engine runs the forward pass) and
+    :meth:`from_matches` on the predictions: the same targets (:mod:`.targets`), without the
+    operator's single-threaded kernel in the engine's way.
 
     Returns per-sample sums, not means: ``(cls_loss (B,), box_loss (B,), num_pos (B,))``. The
     caller divides by the number of positives of the whole batch (over every device), which
@@ -46,7 +75,8 @@ class SSDMultiBoxLoss(HybridBlock):
         self._target = dict(overlap_threshold=overlap_threshold, ignore_label=IGNORE_LABEL,
                             negative_mining_ratio=negative_ratio,
                             negative_mining_thresh=negative_thresh, variances=VARIANCES)
-        self._box_weight = box_weight
+        with self.name_scope():
+            self.criterion = _TargetLoss(box_weight)
 
     @property
     def target_options(self) -> dict:
@@ -55,14 +85,22 @@ class SSDMultiBoxLoss(HybridBlock):
 
     def hybrid_forward(self, F, cls_preds, box_preds, anchors, labels):  # pylint: disable=arguments-differ
         """``labels``: ``(B, M, 5)`` ``[cls, x1, y1, x2, y2]`` normalized, padding -1 at the end."""
-        loc_target, loc_mask, cls_target = F.contrib.MultiBoxTarget(
-            anchors, labels, cls_preds.transpose((0, 2, 1)), **self._target)
-        loc_target, loc_mask, cls_target = [F.stop_gradient(t) for t in
-                                            (loc_target, loc_mask, cls_target)]
-        log_probs = F.log_softmax(cls_preds, axis=-1)
-        picked = F.pick(log_probs, F.relu(cls_target), axis=-1)  # ignored rows pick class 0
-        cls_loss = F.sum(-picked * (cls_target >= 0), axis=1)
-        diff = (box_preds.reshape((0, -1)) - loc_target) * loc_mask
-        box_loss = F.sum(F.smooth_l1(diff, scalar=1.0), axis=1) * self._box_weight
-        num_pos = F.sum(cls_target > 0, axis=1)
-        return cls_loss, box_loss, num_pos
+        targets = F.contrib.MultiBoxTarget(anchors, labels, cls_preds.transpose((0, 2, 1)),
+                                           **self._target)
+        return self.criterion(cls_preds, box_preds, *targets)
+
+    def match(self, anchors: np.ndarray, labels: np.ndarray) -> Matches:
+        """Host matching of ``anchors (A, 4)`` to normalized ``labels (B, M, 5)`` (NumPy)."""
+        return match_anchors(anchors, labels, **self._target)
+
+    def from_matches(self, cls_preds, box_preds, matches: Matches):
+        """The loss sums of predictions whose targets :meth:`match` computed: mines their
+        hard negatives on the predictions' device, then as calling the block."""
+        ctx = cls_preds.context
+        with autograd.pause():
+            cls_target = mine_negatives(cls_preds.detach(),
+                                        mx.nd.array(matches.cls_target, ctx=ctx),
+                                        matches.wanted, self._target['ignore_label'])
+            loc_mask = box_mask(cls_target)
+        return self.criterion(cls_preds, box_preds, mx.nd.array(matches.loc_target, ctx=ctx),
+                              loc_mask, cls_target)

@@ -2,7 +2,9 @@
 
 The step never waits for the device: its sums come back as an NDArray the caller reads when
 it wants (the loop reads each step's while the next one runs), so Python prepares batch
-``i + 1`` while the engine computes batch ``i``.
+``i + 1`` while the engine computes batch ``i``. The anchors are matched to the labels on the
+host (:meth:`SSDMultiBoxLoss.match`) while the engine runs the batch's forward pass; only the
+first batch of each input size waits, for its anchors.
 """
 from __future__ import annotations
 
@@ -58,7 +60,8 @@ class TrainStep:
 
     Calling it with uint8 ``images (B, H, W, 3)``, pixel ``labels (B, M, >=5)`` and a learning
     rate returns the NDArray ``[positives, class loss sum, box loss sum]`` of the batch
-    (combined over workers); :meth:`losses` turns it into :class:`StepLosses`.
+    (combined over workers); :meth:`losses` turns it into :class:`StepLosses`. The targets
+    are ``MultiBoxTarget``'s (:mod:`ssd_zoo.train.targets`).
     """
 
     def __init__(self, net, trainer, contexts: Sequence[mx.Context],
@@ -67,18 +70,20 @@ class TrainStep:
         self.workers = workers or Workers('device')
         self.loss = loss or SSDMultiBoxLoss()
         self.loss.hybridize()
+        self._anchors = {}   # (height, width) -> the network's anchors (A, 4), on the host
 
     def __call__(self, images: np.ndarray, labels: np.ndarray, lr: float) -> mx.nd.NDArray:
         self.trainer.set_learning_rate(lr)
         xs = _split(images, self.contexts, 'uint8')
-        ys = _split(labels, self.contexts, 'float32')
+        height, width = images.shape[1:3]
+        ys = np.array_split(to_multibox_labels(labels, width, height), len(self.contexts))
         home = self.contexts[0]
         with autograd.record():
             parts = []
             for x, y in zip(xs, ys):
                 cls_preds, box_preds, anchors = self.net(normalize_batch(x))
-                targets = to_multibox_labels(y, x.shape[2], x.shape[1])
-                parts.append(self.loss(cls_preds, box_preds, anchors, targets))
+                matches = self.loss.match(self._host_anchors(anchors, (height, width)), y)
+                parts.append(self.loss.from_matches(cls_preds, box_preds, matches))
             # positives and loss sums of the combined batch (every device, every worker)
             local = mx.nd.concat(*[mx.nd.add_n(*[p[k].sum().as_in_context(home) for p in parts])
                                    for k in (2, 0, 1)], dim=0)
@@ -89,6 +94,13 @@ class TrainStep:
         autograd.backward(losses)
         self.trainer.step(1)
         return sums
+
+    def _host_anchors(self, anchors: mx.nd.NDArray, size) -> np.ndarray:
+        """The anchors of an input size, copied to the host the first time (which waits for
+        that forward pass): they depend on the input size only."""
+        if size not in self._anchors:
+            self._anchors[size] = anchors.asnumpy().reshape(-1, 4)
+        return self._anchors[size]
 
     @staticmethod
     def losses(sums: mx.nd.NDArray) -> StepLosses:
