@@ -19,8 +19,8 @@ targets, forward, backward, update; one process) on the same model and batch. Wr
 
 ``training``: images/s of the training loop (``fit``: loader, augmentation, targets, step)
 against the bare network's forward + backward + update on the same model and batch (plainnet
-300 batch 16, mobilenet1.0 512 batch 8), with the training step and ``MultiBoxTarget`` alone
-in between. Writes ``benchmarks/training.md``.
+300 batch 16, mobilenet1.0 512 batch 8), with the training step, ``MultiBoxTarget`` alone and
+the step's own target computation in between. Writes ``benchmarks/training.md``.
 """
 import ssd_zoo  # first: one MXNet thread per core, before libmxnet loads
 
@@ -372,8 +372,8 @@ def bench_pipeline(out_path, count=200, batch=16, iterations=8):
         '## Augmentation, images per CPU-second (per core)', '',
         'GluonCV: `SSDDefaultTrainTransform` with its per-image target generator (as its '
         'training loader runs it). ssd_zoo: `TrainTransform` (the same recipe); its targets '
-        'are built for the whole batch on the device by `MultiBoxTarget` inside the loss, so '
-        'they are part of the training step below.', '',
+        'are built for the whole batch by the training step (`MultiBoxTarget`\'s, matched on '
+        'the host, mined on the device), so they are part of the training step below.', '',
         '| size | anchors | GluonCV img/s | ssd_zoo img/s | speed-up |', '|---|---|---|---|---|']
     for size, anchors, ref, ours in augmentation:
         lines.append('| %d | %d | %.1f | %.1f | %.1fx |' % (size, anchors, ref, ours,
@@ -404,8 +404,9 @@ def training_subjects(network, side, classes):
 
 def bench_training_loop(network, side, batch, iterations, classes, rounds=3):
     """img/s of the bare network (forward, a target-free loss, backward, Adam update on one
-    fixed batch), of the training step (the same plus MultiBoxTarget and the SSD loss), of
-    ``MultiBoxTarget`` alone, and of the whole loop (``fit``: loader, augmentation, step)."""
+    fixed batch), of the training step (the same plus the targets and the SSD loss), of the
+    whole loop (``fit``: loader, augmentation, step); ms of ``MultiBoxTarget``, of the step's
+    host matching and of its device mining."""
     import numpy as np
 
     from ssd_zoo.data import TrainTransform, VOCFolder, batchify, generate_shapes
@@ -469,12 +470,27 @@ def bench_training_loop(network, side, batch, iterations, classes, rounds=3):
                           save_dir=os.path.join(tmp, 'run'),
                           save_interval=0, val_interval=10 ** 6, network=network,
                           lr=1e-4, warmup_epochs=0)
-        history = fit(net, subset, None, cfg)  # the same network as bare and step
-    rates['loop'] = statistics.median(row['img_per_s'] for row in history[1:])  # warmed up
+        bare_seconds = []
+
+        def bare_after_each_epoch(epoch, index, _):
+            # bare's burst right after each epoch's steps: the pair sees the same machine
+            if index == iterations - 1:
+                mx.nd.waitall()
+                start = time.perf_counter()
+                for _ in range(iterations):
+                    bare()
+                bare_seconds.append(time.perf_counter() - start)
+
+        history = fit(net, subset, None, cfg, on_step=bare_after_each_epoch)  # the same net
+    loop_seconds = [batch * iterations / row['img_per_s'] - burst   # the epoch minus the burst
+                    for row, burst in zip(history, bare_seconds)]
+    rates['loop'] = statistics.median(batch * iterations / s for s in loop_seconds[1:])
+    rates['loop_vs_bare'] = statistics.median(b / s for b, s in zip(bare_seconds[1:],
+                                                                      loop_seconds[1:]))
     print('training %s %d batch %d: bare %.1f img/s, step %.1f, loop %.1f (loop/bare %.2f); '
           'targets per batch: MultiBoxTarget %.0f ms, host matching %.0f ms + device mining '
           '%.0f ms' % (network, side, batch, rates['bare'], rates['step'], rates['loop'],
-                       rates['loop'] / rates['bare'], rates['target_ms'], rates['match_ms'],
+                       rates['loop_vs_bare'], rates['target_ms'], rates['match_ms'],
                        rates['mine_ms']), flush=True)
     return rates
 
@@ -492,20 +508,26 @@ def bench_training(out_path, iterations=12):
                 info['threads'], info['threads_reason']), '',
              '- bare: forward, a target-free loss (sum of the outputs), backward and Adam '
              'update of one fixed batch: what the network itself costs;',
-             '- step: `ssd_zoo.train.TrainStep` on one fixed augmented batch (adds '
-             '`MultiBoxTarget` matching and mining, the SSD loss, uint8 upload and '
-             'normalization);',
+             '- step: `ssd_zoo.train.TrainStep` on one fixed augmented batch (adds the '
+             'targets: matching on the host during the forward pass, hard-negative mining on '
+             'the device; the SSD loss, uint8 upload and normalization);',
              '- loop: `ssd_zoo.train.fit` over %d batches of `shapes` (loader with 1 worker '
-             'process, flips, the step, the loss read one step late), median of epochs 2-4.'
-             % iterations,
-             '', 'bare, step and MultiBoxTarget alone take turns for 3 rounds of %d calls '
-             '(medians), after a warm-up.' % iterations, '',
+             'process, flips, the step, the loss read one step late), median of epochs 2-4; '
+             'loop / bare: the median over those epochs of the loop\'s time against a burst of '
+             'as many bare calls run right after the epoch (so that both see the same '
+             'machine: its speed drifts).' % iterations,
+             '- targets: the same targets by `MultiBoxTarget` (the operator the step used '
+             'before; equal outputs), and the step\'s own host matching and device mining, '
+             'per batch.',
+             '', 'bare, step and the three target computations take turns for 3 rounds of %d '
+             'calls (medians), after a warm-up.' % iterations, '',
              '| network | input | batch | bare img/s | step img/s | loop img/s | loop / bare '
-             '| MultiBoxTarget ms/batch |', '|---|---|---|---:|---:|---:|---:|---:|']
+             '| MultiBoxTarget ms | host matching ms | device mining ms |',
+             '|---|---|---|---:|---:|---:|---:|---:|---:|---:|']
     for network, side, batch, r in rows:
-        lines.append('| %s | %d | %d | %.1f | %.1f | %.1f | %.2f | %.0f |'
+        lines.append('| %s | %d | %d | %.1f | %.1f | %.1f | %.2f | %.0f | %.0f | %.0f |'
                      % (network, side, batch, r['bare'], r['step'], r['loop'],
-                        r['loop'] / r['bare'], r['target_ms']))
+                        r['loop_vs_bare'], r['target_ms'], r['match_ms'], r['mine_ms']))
     lines.append('')
     with open(out_path, 'w') as f:
         f.write('\n'.join(lines))
