@@ -107,6 +107,7 @@ def test_dist_sync_workers_stay_identical_and_match_one_process(shapes_root, tmp
         assert all(np.array_equal(resumed_weights[k], single_dist[k]) for k in single_dist)
 
 
+@pytest.mark.slow  # 35 s; dist_sync (the default mode) runs in make test
 def test_dist_async_trains_and_resumes_without_optimizer_state(shapes_root, tmp_path):
     """Servers run the optimizer in dist_async: checkpoints carry weights only."""
     for extra in (['--epochs', '1'], ['--resume']):

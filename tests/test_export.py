@@ -3,7 +3,7 @@ JSON that SymbolBlock.imports and mx.mod.Module reload with identical outputs.""
 import mxnet as mx
 import numpy as np
 import pytest
-from helpers.params import one_per_architecture
+from helpers.params import one_per_backbone
 
 import ssd_zoo
 from ssd_zoo.deploy.export import export_model, import_block, load_module
@@ -14,7 +14,7 @@ def small_classes(name):
     return {'classes': ['a', 'b']} if name.endswith('_custom') else {}
 
 
-@pytest.mark.parametrize('name', one_per_architecture(ssd_zoo.list_models()))
+@pytest.mark.parametrize('name', one_per_backbone(ssd_zoo.list_models()))
 def test_preset_hybridizes_runs_non_square_and_exports(name, tmp_path, monkeypatch):
     # Module binds through the executor, which otherwise fuses conv+BN with oneDNN and so
     # differs from the Gluon graph in the last bits; unfused, the graphs must agree exactly.

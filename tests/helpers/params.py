@@ -14,3 +14,14 @@ def one_per_architecture(names):
         params.append(name if key not in seen else pytest.param(name, marks=pytest.mark.slow))
         seen.add(key)
     return params
+
+
+def one_per_backbone(names):
+    """The first preset of every backbone runs by default; its other sizes and datasets (the
+    same code path on another network) run with ``make test-all``."""
+    seen, params = set(), []
+    for name in names:
+        backbone = lookup(name)[0].backbone
+        params.append(name if backbone not in seen else pytest.param(name, marks=pytest.mark.slow))
+        seen.add(backbone)
+    return params
