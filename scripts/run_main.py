@@ -88,6 +88,24 @@ def check_int8(det, train, val, ctx, prefix, fp32_map):
             'int8_fp32_layers': len(int8.fp32_layers)}
 
 
+class PhaseClock:
+    """Minutes per phase of the job, printed as each one ends."""
+
+    def __init__(self):
+        self.start = self.last = time.time()
+        self.minutes = {}
+
+    def done(self, phase: str) -> None:
+        now = time.time()
+        self.minutes[phase] = (now - self.last) / 60
+        self.last = now
+        print('   %s: %.1f min' % (phase, self.minutes[phase]), flush=True)
+
+    @property
+    def total(self) -> float:
+        return (time.time() - self.start) / 60
+
+
 def main(argv=None):
     p = script_parser(__doc__)
     p.add_argument('--out', default=os.path.join('runs', 'main'))
@@ -97,14 +115,14 @@ def main(argv=None):
                    help='evaluate, export and draw the checkpoint already in --out')
     args = p.parse_args(argv)
     ctx = contexts()[0]
-    start = time.time()
+    clock = PhaseClock()
 
     if not args.skip_training:
         print('== 1-2. data and training')
         train_model(TrainConfig(epochs=args.epochs, seed=args.seed, save_dir=args.out,
                                 save_interval=0, network='plainnet', dataset='shapes'),
                     TrainRequest('shapes'), [ctx])
-    train_minutes = (time.time() - start) / 60
+        clock.done('data and training')
 
     print('== 3. evaluation of the best checkpoint')
     det = load_detector(checkpoint=os.path.join(args.out, 'best'), ctx=ctx)
@@ -115,6 +133,7 @@ def main(argv=None):
                       progress=partial(tqdm, desc='evaluating', leave=False, disable=None))
     print(per_class_table(result, ('voc07', 'voc')))
     plot_pr_curves(result['detections'], det.classes, os.path.join(args.out, 'pr_curves.png'))
+    clock.done('evaluation')
 
     print('== 4. export and reload')
     prefix = os.path.join(args.out, 'export', 'ssd_300_plainnet_shapes')
@@ -123,24 +142,30 @@ def main(argv=None):
     exported_map = evaluate(exported, loader, det.classes, ('voc07',), ctx)['voc07']['mAP']
     print('exported model: %s-symbol.json, VOC07 mAP %.4f (Gluon %.4f)'
           % (prefix, exported_map, result['voc07']['mAP']))
+    clock.done('export and reload')
     deploy = check_onnx(det, loader, ctx, prefix)
+    clock.done('ONNX')
     deploy.update(check_int8(det, train, val, ctx, prefix, result['voc07']['mAP']))
+    clock.done('INT8')
 
     print('== 5. detections on validation images')
     picture = os.path.join(args.out, 'detections.png')
     detection_grid(exported, [val.image_path(i) for i in range(6)], picture)
+    clock.done('drawing')
 
     summary = {'model': 'ssd_300_plainnet_custom (shapes classes)',
                'voc07_map': result['voc07']['mAP'], 'voc_map': result['voc']['mAP'],
                'per_class_voc07': result['voc07']['per_class'],
                'exported_voc07_map': exported_map, 'eval_img_per_s': result['img_per_s'],
-               'train_minutes': train_minutes, 'total_minutes': (time.time() - start) / 60,
+               'train_minutes': clock.minutes.get('data and training', 0.0),
+               'phase_minutes': clock.minutes, 'total_minutes': clock.total,
                **deploy, 'epochs': args.epochs, 'export': prefix, 'detections_png': picture}
     with open(os.path.join(args.out, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=1)
     print('== summary: VOC07 mAP %.4f, VOC mAP %.4f on shapes-val; trained %.1f min, total '
-          '%.1f min; results in %s' % (summary['voc07_map'], summary['voc_map'], train_minutes,
-                                       summary['total_minutes'], args.out))
+          '%.1f min; results in %s' % (summary['voc07_map'], summary['voc_map'],
+                                       summary['train_minutes'], summary['total_minutes'],
+                                       args.out))
     return 0
 
 

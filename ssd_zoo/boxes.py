@@ -1,4 +1,6 @@
-"""Box arithmetic on corner boxes ``[x1, y1, x2, y2]`` (NumPy): the one IoU of the package."""
+"""Box arithmetic on corner boxes ``[x1, y1, x2, y2]`` (NumPy): the one IoU of the package
+(the training targets keep ``MultiBoxTarget``'s float32 one, :mod:`ssd_zoo.train.targets`,
+whose outputs they reproduce bit for bit)."""
 from __future__ import annotations
 
 import numpy as np

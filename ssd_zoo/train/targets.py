@@ -91,7 +91,9 @@ class Matches:
 
 def _iou(anchors: np.ndarray, gt_boxes: np.ndarray) -> np.ndarray:
     """IoU ``(B, M, A)`` of ``gt_boxes (B, M, 4)`` with ``anchors (A, 4)``, float32, in the
-    kernel's order of operations (so equal to its values)."""
+    kernel's order of operations (so equal to its values). Not :func:`ssd_zoo.boxes.iou`,
+    which computes in float64 and counts inverted boxes as empty: matching decisions hinge on
+    exact IoU ties and thresholds, so these must be the kernel's numbers."""
     al, at, ar, ab = anchors.T
     gl, gt, gr, gb = (gt_boxes[:, :, i, None] for i in range(4))
     zero = np.float32(0)
