@@ -199,20 +199,20 @@ def mine_negatives(cls_preds, cls_target, wanted: np.ndarray,
     if (wanted < 0).all():   # no mining: every candidate is a negative
         return cls_target
     wanted_host = np.maximum(wanted, 0)
-    wanted = nd.array(wanted_host, ctx=cls_target.context).reshape((-1, 1))
+    wanted_nd = nd.array(wanted_host, ctx=cls_target.context).reshape((-1, 1))
     candidates = cls_target == 0
     probability = nd.softmax(cls_preds, axis=-1).slice_axis(axis=-1, begin=0, end=1)
     key = nd.where(candidates, probability.reshape((0, -1)),
                    nd.ones_like(cls_target) * _NOT_A_CANDIDATE)
     depth = int(max(1, wanted_host.max()))
     lowest = nd.topk(key, axis=1, k=depth, ret_typ='value', is_ascend=True)
-    cutoff = nd.pick(lowest, nd.clip(wanted - 1, 0, depth - 1), axis=1, keepdims=True)
+    cutoff = nd.pick(lowest, nd.clip(wanted_nd - 1, 0, depth - 1), axis=1, keepdims=True)
     below = nd.broadcast_lesser(key, cutoff)
     at_cutoff = candidates * nd.broadcast_equal(key, cutoff)
-    room = wanted - nd.sum(candidates * below, axis=1, keepdims=True)
+    room = wanted_nd - nd.sum(candidates * below, axis=1, keepdims=True)
     # of equal probabilities at the cutoff, the lowest anchors (the kernel's stable sort)
     tie_taken = at_cutoff * nd.broadcast_lesser_equal(nd.cumsum(at_cutoff, axis=1), room)
-    negative = nd.broadcast_mul(candidates * below + tie_taken, wanted > 0)
+    negative = nd.broadcast_mul(candidates * below + tie_taken, wanted_nd > 0)
     dropped = candidates - negative
     return nd.where(dropped, nd.ones_like(cls_target) * ignore_label, cls_target)
 
