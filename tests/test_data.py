@@ -21,6 +21,7 @@ from ssd_zoo.data import (
     generate_shapes,
     make_loader,
 )
+from ssd_zoo.data.shapes import GENERATOR_VERSION
 from ssd_zoo.data.transforms import pairwise_iou, random_crop_window
 from ssd_zoo.data.voc import write_voc_annotation
 
@@ -158,6 +159,113 @@ def test_shapes_generation_is_deterministic_and_reused(tmp_path):
     assert os.path.getmtime(os.path.join(a, 'JPEGImages', '000000.jpg')) == mtime
     train, val = VOCFolder(a, 'train'), VOCFolder(a, 'val')
     assert len(train) == 6 and len(val) == 2 and train.classes[0] == 'circle'
+
+
+def _files(root):
+    """{relative path: bytes} of every image and annotation of a shapes dataset."""
+    found = {}
+    for sub in ('JPEGImages', 'Annotations'):
+        for name in os.listdir(os.path.join(root, sub)):
+            with open(os.path.join(root, sub, name), 'rb') as f:
+                found[os.path.join(sub, name)] = f.read()
+    return found
+
+
+def test_shapes_validation_images_do_not_depend_on_the_training_split(tmp_path):
+    small = generate_shapes(str(tmp_path / 'small'), ShapesSpec(num_train=2, num_val=3))
+    large = generate_shapes(str(tmp_path / 'large'), ShapesSpec(num_train=7, num_val=3))
+    for k in range(3):  # val image k is 00000(2+k) in one, 00000(7+k) in the other
+        a = open(os.path.join(small, 'Annotations', '%06d.xml' % (2 + k))).read()
+        b = open(os.path.join(large, 'Annotations', '%06d.xml' % (7 + k))).read()
+        assert a.replace('%06d' % (2 + k), 'ID') == b.replace('%06d' % (7 + k), 'ID')
+        assert open(os.path.join(small, 'JPEGImages', '%06d.jpg' % (2 + k)), 'rb').read() == \
+            open(os.path.join(large, 'JPEGImages', '%06d.jpg' % (7 + k)), 'rb').read()
+    # and the training images the two share are the same too
+    assert open(os.path.join(small, 'Annotations', '000001.xml')).read() == \
+        open(os.path.join(large, 'Annotations', '000001.xml')).read()
+
+
+def test_shapes_drawn_in_parallel_equal_drawn_in_one_process(tmp_path, monkeypatch):
+    spec = ShapesSpec(num_train=120, num_val=10, image_size=64, min_side=12, max_side=40)
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    serial = generate_shapes(str(tmp_path / 'serial'), spec)
+    monkeypatch.setenv('OMP_NUM_THREADS', '2')  # 130 images: two processes
+    parallel = generate_shapes(str(tmp_path / 'parallel'), spec)
+    assert _files(serial) == _files(parallel)
+    for split in ('train.txt', 'val.txt'):
+        lists = [open(os.path.join(root, 'ImageSets', 'Main', split)).read()
+                 for root in (serial, parallel)]
+        assert lists[0] == lists[1]
+
+
+def test_shapes_written_by_an_older_generator_are_regenerated(tmp_path):
+    spec = ShapesSpec(num_train=2, num_val=1)
+    root = generate_shapes(str(tmp_path / 's'), spec)
+    marker = os.path.join(root, 'shapes.json')
+    with open(marker) as f:
+        identity = json.load(f)
+    assert identity['generator'] == GENERATOR_VERSION
+    del identity['generator']  # as version 1 wrote it
+    with open(marker, 'w') as f:
+        json.dump(identity, f)
+    os.remove(os.path.join(root, 'JPEGImages', '000000.jpg'))
+    generate_shapes(root, spec)
+    assert os.path.isfile(os.path.join(root, 'JPEGImages', '000000.jpg'))
+
+
+@pytest.mark.parametrize('min_visible', [0.5, 0.8])
+def test_shapes_objects_stay_visible_under_later_ones(monkeypatch, min_visible):
+    """Every labelled shape keeps min_visible of its pixels: recomputed here from the polygons
+    the generator paints, painted again one by one into an owner map (the last one wins)."""
+    from ssd_zoo.data import shapes
+    painted, real_fill = [], cv2.fillPoly
+
+    def recording_fill(image, polygons, color, lineType=cv2.LINE_8, shift=0):
+        if image.ndim == 3:  # the picture itself, not a visibility mask
+            painted.append((polygons[0], shift))
+        return real_fill(image, polygons, color, lineType=lineType, shift=shift)
+
+    monkeypatch.setattr(shapes.cv2, 'fillPoly', recording_fill)
+    spec = ShapesSpec(min_objects=4, max_objects=6, min_visible=min_visible)
+    least, objects = 1.0, 0
+    for index in range(40):
+        painted.clear()
+        _, labelled = shapes.render_image(shapes.image_rng(spec, 'val', index), spec)
+        assert len(labelled) == len(painted)
+        owner = np.full((spec.image_size, spec.image_size), -1)
+        sizes = []
+        for k, (polygon, shift) in enumerate(painted):
+            mask = np.zeros(owner.shape, np.uint8)
+            real_fill(mask, [polygon], 1, lineType=cv2.LINE_8, shift=shift)
+            owner[mask > 0] = k
+            sizes.append(int(mask.sum()))
+        for k, size in enumerate(sizes):
+            least = min(least, (owner == k).sum() / size)
+        objects += len(sizes)
+    assert objects > 120 and least >= min_visible
+
+
+def test_visibility_refuses_a_shape_that_covers_too_much_of_another():
+    """A large shape over a small one passes the box-IoU bound yet hides it whole."""
+    from ssd_zoo.data import shapes
+    small = np.zeros((50, 50), bool)
+    small[20:25, 20:25] = True
+    big = np.zeros((50, 50), bool)
+    big[10:40, 10:40] = True   # box IoU with the small one: 25/900, far below 0.4
+    half = np.zeros((50, 50), bool)
+    half[20:25, 22:40] = True  # covers 3 of the small square's 5 columns: 40% left
+
+    def canvas_with_small_square():
+        canvas = shapes._Visibility(50, 50)
+        assert canvas.place(small, 0.5)
+        return canvas
+
+    assert not canvas_with_small_square().place(big, 0.5)
+    assert canvas_with_small_square().place(big, 0.0)
+    assert not canvas_with_small_square().place(half, 0.5)
+    canvas = canvas_with_small_square()
+    assert canvas.place(half, 0.4)
+    assert canvas.visible.tolist() == [10, 90] and canvas.drawn.tolist() == [25, 90]
 
 
 def test_random_crop_respects_iou_constraints():

@@ -131,7 +131,7 @@ def make_loader(dataset, transform, batch_size: int, shuffle: bool, seed: int = 
     """
     sampler = EpochBatchSampler(len(dataset), batch_size, shuffle, seed,
                                 shuffle if drop_last is None else drop_last, shard)
-    with _one_opencv_thread_in_workers():
+    with one_opencv_thread_in_children():
         loader = DataLoader(AugmentedDataset(dataset, transform, seed), batch_sampler=sampler,
                             batchify_fn=batchify, num_workers=num_workers,
                             thread_pool=False)
@@ -139,11 +139,12 @@ def make_loader(dataset, transform, batch_size: int, shuffle: bool, seed: int = 
 
 
 @contextmanager
-def _one_opencv_thread_in_workers():
-    """The loader's worker processes are forked when it is built: they inherit one OpenCV
-    thread each (else every worker starts a thread per core, on top of MXNet's one per core
-    in the training process). It cannot be set in the worker itself: ``cv2.setNumThreads``
-    in a child forked while the parent's OpenCV thread pool was running never returns."""
+def one_opencv_thread_in_children():
+    """Processes forked inside the block (a loader's workers, forked when it is built; the
+    shapes generator's) inherit one OpenCV thread each, else every one of them starts a thread
+    per core, on top of MXNet's one per core in the parent. It cannot be set in the child
+    itself: ``cv2.setNumThreads`` in a child forked while the parent's OpenCV thread pool was
+    running never returns."""
     previous = cv2.getNumThreads()
     cv2.setNumThreads(1)
     try:
