@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """The main job (`make run`): train an SSD on the embedded `shapes` data and ship it.
 
-1. generate the shapes dataset (VOC format, 2000 train / 300 val images) if needed;
-2. train the ssd_300_plainnet preset from scratch on the CPU (Adam, warmup + cosine);
+1. generate the shapes dataset (VOC format, 5000 train / 300 val images) if needed;
+2. train the ssd_300_plainnet preset from scratch on the CPU (Adam, warmup + cosine, batch 8,
+   two epochs);
 3. evaluate the best checkpoint (VOC07 11-point mAP, VOC area mAP, per-class AP, PR curves);
 4. export it to symbol JSON, reload the export and check it gives the same detections;
    export it to ONNX and check onnxruntime's detections against MXNet's on every validation
@@ -19,9 +20,9 @@ from functools import partial
 import numpy as np
 from tqdm import tqdm
 
-from ssd_zoo.cli.common import contexts, run, script_parser
+from ssd_zoo.cli.common import contexts, counting_bar, run, script_parser
 from ssd_zoo.cli.training import TrainRequest, train_model
-from ssd_zoo.data import ValTransform, build_datasets, make_loader, read_image
+from ssd_zoo.data import ValTransform, build_datasets, generate_shapes, make_loader, read_image
 from ssd_zoo.deploy import (
     calibration_batches,
     detection_mismatches,
@@ -33,8 +34,13 @@ from ssd_zoo.evaluation import evaluate, per_class_table, predict_loader
 from ssd_zoo.train import TrainConfig
 from ssd_zoo.viz import draw_detections, plot_pr_curves
 
-#: the recipe of the main job (TrainConfig's defaults otherwise)
-EPOCHS = 8
+#: the recipe of the main job (TrainConfig's defaults otherwise). Measured 2026-12-01 on the
+#: same 5000 training images (VOC07 mAP on shapes-val): 2 epochs at batch 16 0.882, at batch 8
+#: 0.9025 in the same time (twice the updates); a 1.5x wider stride-8 stage added 0.013 at
+#: batch 16, nothing at batch 8; batch 4 nothing more; Adam at 6e-3 instead of 3e-3 -0.003.
+#: The earlier recipe, 8 epochs over 2000 images at batch 16, plateaued at 0.865
+EPOCHS = 2
+BATCH_SIZE = 8
 
 
 def detection_grid(det, paths, out_png):
@@ -118,11 +124,16 @@ def main(argv=None):
     clock = PhaseClock()
 
     if not args.skip_training:
-        print('== 1-2. data and training')
-        train_model(TrainConfig(epochs=args.epochs, seed=args.seed, save_dir=args.out,
-                                save_interval=0, network='plainnet', dataset='shapes'),
+        print('== 1. data')
+        with counting_bar('generating shapes') as report:
+            generate_shapes(progress=report)
+        clock.done('data')
+        print('== 2. training')
+        train_model(TrainConfig(epochs=args.epochs, batch_size=BATCH_SIZE, seed=args.seed,
+                                save_dir=args.out, save_interval=0, network='plainnet',
+                                dataset='shapes'),
                     TrainRequest('shapes'), [ctx])
-        clock.done('data and training')
+        clock.done('training')
 
     print('== 3. evaluation of the best checkpoint')
     det = load_detector(checkpoint=os.path.join(args.out, 'best'), ctx=ctx)
@@ -157,7 +168,7 @@ def main(argv=None):
                'voc07_map': result['voc07']['mAP'], 'voc_map': result['voc']['mAP'],
                'per_class_voc07': result['voc07']['per_class'],
                'exported_voc07_map': exported_map, 'eval_img_per_s': result['img_per_s'],
-               'train_minutes': clock.minutes.get('data and training', 0.0),
+               'train_minutes': clock.minutes.get('training', 0.0),
                'phase_minutes': clock.minutes, 'total_minutes': clock.total,
                **deploy, 'epochs': args.epochs, 'export': prefix, 'detections_png': picture}
     with open(os.path.join(args.out, 'summary.json'), 'w') as f:

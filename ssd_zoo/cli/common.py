@@ -11,7 +11,8 @@ import argparse
 import os
 import sys
 import traceback
-from typing import Callable, List, Optional
+from contextlib import contextmanager
+from typing import Callable, Iterator, List, Optional
 
 import mxnet as mx
 
@@ -61,6 +62,17 @@ def run(main: Callable[[Optional[List[str]]], int], argv: Optional[List[str]] = 
         print('%s: %s' % (name, one_line(err)), file=sys.stderr)
         sys.exit(2 if isinstance(err, UsageError) else 1)
     sys.exit(status or 0)
+
+
+@contextmanager
+def counting_bar(desc: str, disable: Optional[bool] = None) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar driven by ``report(done, total)`` callbacks (the shapes generator's)."""
+    from tqdm import tqdm
+    with tqdm(total=0, desc=desc, disable=disable) as bar:
+        def report(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+        yield report
 
 
 def one_line(err: BaseException) -> str:

@@ -15,7 +15,7 @@ from ..symbol.gluon import load_base_checkpoint
 from ..train import TrainConfig, fit
 from ..weights import load_weights
 from ..zoo import get_model, model_for_network
-from .common import UsageError, is_legacy
+from .common import UsageError, counting_bar, is_legacy
 
 __all__ = ['TrainRequest', 'train_model', 'default_lr', 'LEGACY_LR', 'default_save_dir']
 
@@ -102,10 +102,7 @@ def train_model(cfg: TrainConfig, request: TrainRequest, contexts, progress=tqdm
     -------
     (net, history, (train, val))
     """
-    with tqdm(total=0, desc='preparing data', disable=request.dataset != 'shapes') as bar:
-        def report(done, total):
-            bar.total = total
-            bar.update(done - bar.n)
+    with counting_bar('preparing data', disable=request.dataset != 'shapes') as report:
         train, val = build_datasets(request.dataset, request.dataset_root, request.classes,
                                     report, request.strict)
     print('data: %d training / %d validation images, classes %s'

@@ -42,7 +42,7 @@ def _shapes_root(root: Optional[str], progress) -> str:
     default = default_shapes_root()
     if root is not None and not os.path.isdir(root) and \
             os.path.abspath(root) != os.path.abspath(default):
-        # a misspelled path must not quietly become a new 2,300-image dataset
+        # a misspelled path must not quietly become a new 5,300-image dataset
         raise FileNotFoundError('--dataset-root %s does not exist: shapes is generated on first '
                                 'use only in its default folder %s (drop --dataset-root) or in '
                                 'a folder that exists (mkdir it first)' % (root, default))

@@ -46,7 +46,7 @@ _STANDARD_NORMAL_LEVELS = np.array(
 class ShapesSpec:
     """What to generate; the whole spec is part of the dataset's identity."""
 
-    num_train: int = 2000
+    num_train: int = 5000
     num_val: int = 300
     image_size: int = 300
     #: None: square images; else the width (``image_size`` is then the height), e.g. 533 for
