@@ -13,14 +13,15 @@ interleaved round by round so that machine noise hits every contender alike. Wri
 
 ``pipeline``: training-augmentation images/s on one core of ssd_zoo's ``TrainTransform`` vs
 GluonCV's ``SSDDefaultTrainTransform`` (which also builds the targets) on the same decoded
-images at 300 and 512, then training-step images/s of the two training loops (augmentation,
-targets, forward, backward, update; one process) on the same model and batch. Writes
-``benchmarks/pipeline.md``.
+images at 300 and 512, then training-step images/s (augmentation, targets, forward, backward,
+update; one process) of ssd_zoo and of GluonCV, at ssd_zoo's thread count and as shipped, on
+the same model and batch. Writes ``benchmarks/pipeline.md``.
 
 ``training``: images/s of the training loop (``fit``: loader, augmentation, targets, step)
 against the bare network's forward + backward + update on the same model and batch (plainnet
-300 batch 16, mobilenet1.0 512 batch 8), with the training step, ``MultiBoxTarget`` alone and
-the step's own target computation in between. Writes ``benchmarks/training.md``.
+300 at batch 16 and at make run's batch 8, mobilenet1.0 512 batch 8), with the training step,
+``MultiBoxTarget`` alone and the step's own target computation in between. Writes
+``benchmarks/training.md``.
 """
 import ssd_zoo  # first: one MXNet thread per core, before libmxnet loads
 
@@ -358,61 +359,114 @@ def bench_augmentation(samples, sizes):
     return rows
 
 
-def bench_training_step(samples, batch, iterations, name='ssd_300_mobilenet0.25_voc'):
-    """img/s of the whole single-process training loop of GluonCV and of ssd_zoo."""
-    import gluoncv
+#: GluonCV's training step (its transform with its per-image target generator, forward, its
+#: SSDMultiBoxLoss, backward, SGD update) over pickled ``(image, label)`` samples, in a fresh
+#: process: with OMP_NUM_THREADS set by the parent (ssd_zoo's count) or without (GluonCV as
+#: shipped). Prints images/s and CPU seconds per second. Standalone, as _AS_SHIPPED_CHILD
+_GLUONCV_TRAINING_CHILD = r"""
+import json, pickle, sys, time
+import gluoncv
+import mxnet as mx
+from gluoncv.data.transforms.presets.ssd import SSDDefaultTrainTransform
+name, samples_path, batch, iterations = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+with open(samples_path, 'rb') as f:
+    samples = pickle.load(f)
+size = 300
+net = gluoncv.model_zoo.get_model(name, pretrained_base=False)
+net.initialize()
+with mx.autograd.train_mode():
+    anchors = net(mx.nd.zeros((1, 3, size, size)))[2]
+transform = SSDDefaultTrainTransform(size, size, anchors)
+loss = gluoncv.loss.SSDMultiBoxLoss()
+net.hybridize(static_alloc=True, static_shape=True)
+trainer = mx.gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 1e-4})
+def step(chunk):
+    items = [transform(mx.nd.array(image, dtype='uint8'), label[:, :5]) for image, label in chunk]
+    x, cls_targets, box_targets = (mx.nd.stack(*[item[k] for item in items]) for k in range(3))
+    with mx.autograd.record():
+        cls_preds, box_preds, _ = net(x)
+        total, _, _ = loss(cls_preds, box_preds, cls_targets, box_targets)
+        mx.autograd.backward(total)
+    trainer.step(1)
+    mx.nd.waitall()
+chunks = [samples[i:i + batch] for i in range(0, batch * iterations, batch)]
+step(chunks[0])
+cpu, wall = time.process_time(), time.perf_counter()
+for chunk in chunks:
+    step(chunk)
+elapsed = time.perf_counter() - wall
+print(json.dumps({'img_per_s': batch * len(chunks) / elapsed,
+                  'cpu_per_s': (time.process_time() - cpu) / elapsed}))
+"""
+
+
+def gluoncv_training(name, samples_path, batch, iterations, threads=None):
+    """``{'img_per_s', 'cpu_per_s'}`` of GluonCV's training step in a fresh process, with
+    ``threads`` MXNet threads, or (None) with MXNet's own default as GluonCV users get it."""
+    import json
+    import subprocess
+    env = {k: v for k, v in os.environ.items() if k not in ('OMP_NUM_THREADS',
+                                                             'MXNET_OMP_MAX_THREADS')}
+    if threads is not None:
+        env['OMP_NUM_THREADS'] = str(threads)
+    out = subprocess.run([sys.executable, '-c', _GLUONCV_TRAINING_CHILD, name, samples_path,
+                          str(batch), str(iterations)], env=env, check=True,
+                         capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def bench_training_step(samples, batch, iterations, name='ssd_300_mobilenet0.25_voc',
+                        rounds=2):
+    """img/s of the single-process training step of ssd_zoo (this process, as shipped) and of
+    GluonCV at ssd_zoo's thread count and as shipped (fresh processes); the three take turns
+    for ``rounds`` rounds (medians), so that the machine's drift hits them alike."""
+    import pickle
+
     import numpy as np
-    from gluoncv.data.transforms.presets.ssd import SSDDefaultTrainTransform
 
     from ssd_zoo.data import TrainTransform, batchify
+    from ssd_zoo.runtime import configure_threads
     from ssd_zoo.train import TrainStep
-    size = 300
-    reference = gluoncv.model_zoo.get_model(name, pretrained_base=False)
-    reference.initialize()
-    with mx.autograd.train_mode():
-        anchors = reference(mx.nd.zeros((1, 3, size, size)))[2]
-    gluoncv_tf = SSDDefaultTrainTransform(size, size, anchors)
-    gluoncv_loss = gluoncv.loss.SSDMultiBoxLoss()
     ours = ssd_zoo.get_model(name, pretrained_base=False)
     ours.initialize()
-    ours_tf = TrainTransform(size)
-    for net in (reference, ours):
-        net.hybridize(static_alloc=True, static_shape=True)
-    trainers = {id(net): mx.gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 1e-4})
-                for net in (reference, ours)}
-    ours_train_step = TrainStep(ours, trainers[id(ours)], [mx.cpu()])
+    ours.hybridize(static_alloc=True, static_shape=True)
+    trainer = mx.gluon.Trainer(ours.collect_params(), 'sgd', {'learning_rate': 1e-4})
+    train_step = TrainStep(ours, trainer, [mx.cpu()])
+    transform = TrainTransform(300)
     rng = np.random.default_rng(0)
-
-    def gluoncv_step(chunk):
-        items = [gluoncv_tf(mx.nd.array(image, dtype='uint8'), label[:, :5])
-                 for image, label in chunk]
-        x = mx.nd.stack(*[i[0] for i in items])
-        cls_t = mx.nd.stack(*[i[1] for i in items])
-        box_t = mx.nd.stack(*[i[2] for i in items])
-        with mx.autograd.record():
-            cls_preds, box_preds, _ = reference(x)
-            total, _, _ = gluoncv_loss(cls_preds, box_preds, cls_t, box_t)
-            mx.autograd.backward(total)
-        trainers[id(reference)].step(1)
-        mx.nd.waitall()
+    chunks = [samples[i:i + batch] for i in range(0, batch * iterations, batch)]
 
     def ours_step(chunk):
-        images, labels = batchify([ours_tf(image, label, rng) for image, label in chunk])
-        ours_train_step(images, labels, 1e-4)
+        images, labels = batchify([transform(image, label, rng) for image, label in chunk])
+        train_step(images, labels, 1e-4)
         mx.nd.waitall()
 
-    chunks = [samples[i:i + batch] for i in range(0, batch * iterations, batch)]
-    gluoncv_step(chunks[0])
-    ours_step(chunks[0])
-    results = {}
-    for key, step in (('gluoncv', gluoncv_step), ('ssd_zoo', ours_step)):
+    def ours_rate():
         start = time.perf_counter()
         for chunk in chunks:
-            step(chunk)
-        results[key] = batch * len(chunks) / (time.perf_counter() - start)
-    print('training loop %s batch %d: GluonCV %.1f img/s, ssd_zoo %.1f img/s (%.2fx)'
-          % (name, batch, results['gluoncv'], results['ssd_zoo'],
-             results['ssd_zoo'] / results['gluoncv']), flush=True)
+            ours_step(chunk)
+        return batch * len(chunks) / (time.perf_counter() - start)
+
+    ours_step(chunks[0])
+    threads = configure_threads().threads
+    runs = {'gluoncv': [], 'gluoncv_as_shipped': [], 'ssd_zoo': []}
+    with tempfile.TemporaryDirectory() as tmp:
+        samples_path = os.path.join(tmp, 'samples.pkl')
+        with open(samples_path, 'wb') as f:
+            pickle.dump(samples[:batch * iterations], f)
+        for _ in range(rounds):
+            runs['gluoncv'].append(gluoncv_training(name, samples_path, batch, iterations,
+                                                    threads))
+            runs['ssd_zoo'].append({'img_per_s': ours_rate()})
+            runs['gluoncv_as_shipped'].append(gluoncv_training(name, samples_path, batch,
+                                                               iterations))
+    results = {key: statistics.median(r['img_per_s'] for r in rows)
+               for key, rows in runs.items()}
+    results['as_shipped_cpu_per_s'] = statistics.median(
+        r['cpu_per_s'] for r in runs['gluoncv_as_shipped'])
+    print('training step %s batch %d: GluonCV %.1f img/s (same threads), %.1f (as shipped), '
+          'ssd_zoo %.1f' % (name, batch, results['gluoncv'], results['gluoncv_as_shipped'],
+                            results['ssd_zoo']), flush=True)
     return name, batch, results
 
 
@@ -420,11 +474,15 @@ def bench_pipeline(out_path, count=200, batch=16, iterations=8):
     samples = shapes_images(max(count, batch * iterations))
     augmentation = bench_augmentation(samples[:count], (300, 512))
     step = bench_training_step(samples, batch, iterations)
+    from ssd_zoo.runtime import describe
+    info = describe()
     lines = [
         '# Training pipeline: ssd_zoo vs GluonCV', '',
         'Written by `python scripts/benchmark_ssd.py pipeline` (%s, mxnet %s, %d CPU cores). '
-        'Same %d decoded `shapes` images (300x300) for both.' % (
-            time.strftime('%Y-%m-%d'), mx.__version__, os.cpu_count(), count), '',
+        'Machine: %s; oneDNN ISA %s; ssd_zoo: %d MXNet threads (%s). Same %d decoded '
+        '`shapes` images (300x300) for both.' % (
+            time.strftime('%Y-%m-%d'), mx.__version__, os.cpu_count(), info['cpu'],
+            info['onednn_isa'], info['threads'], info['threads_reason'], count), '',
         '## Augmentation, images per CPU-second (per core)', '',
         'GluonCV: `SSDDefaultTrainTransform` with its per-image target generator (as its '
         'training loader runs it). ssd_zoo: `TrainTransform` (the same recipe); its targets '
@@ -435,19 +493,26 @@ def bench_pipeline(out_path, count=200, batch=16, iterations=8):
         lines.append('| %d | %d | %.1f | %.1f | %.1fx |' % (size, anchors, ref, ours,
                                                            ours / ref))
     name, batch, results = step
-    lines += ['', '## Training loop, images/s (one process, %d cores)' % os.cpu_count(), '',
+    lines += ['', '## Training step, images/s (one process, %d cores)' % os.cpu_count(), '',
               'Augmentation + targets + forward + backward + SGD update of `%s`, batch %d, '
-              '%d iterations after a warm-up.' % (name, batch, iterations), '',
-              '| GluonCV img/s | ssd_zoo img/s | speed-up |', '|---|---|---|',
-              '| %.1f | %.1f | %.2fx |' % (results['gluoncv'], results['ssd_zoo'],
-                                            results['ssd_zoo'] / results['gluoncv']), '']
+              '%d iterations after a warm-up; medians of 2 rounds in which the three take '
+              'turns. GluonCV runs in fresh processes: with ssd_zoo\'s %d threads, and as '
+              'shipped (MXNet\'s own default, half the CPUs on x86; measured %.2f CPU '
+              'seconds per second).' % (name, batch, iterations, info['threads'],
+                                        results['as_shipped_cpu_per_s']), '',
+              '| GluonCV img/s (same threads) | GluonCV img/s (as shipped) | ssd_zoo img/s '
+              '| vs same threads | vs as shipped |', '|---|---|---|---|---|',
+              '| %.1f | %.1f | %.1f | %.2fx | %.2fx |' % (
+                  results['gluoncv'], results['gluoncv_as_shipped'], results['ssd_zoo'],
+                  results['ssd_zoo'] / results['gluoncv'],
+                  results['ssd_zoo'] / results['gluoncv_as_shipped']), '']
     with open(out_path, 'w') as f:
         f.write('\n'.join(lines))
     print('wrote', out_path)
 
 
 #: (network, input side, batch) of ``benchmark_ssd.py training``
-TRAINING_MODELS = (('plainnet', 300, 16), ('mobilenet1.0', 512, 8))
+TRAINING_MODELS = (('plainnet', 300, 16), ('plainnet', 300, 8), ('mobilenet1.0', 512, 8))
 
 
 def training_subjects(network, side, classes):
