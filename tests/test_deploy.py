@@ -134,15 +134,15 @@ def test_int8_model_keeps_the_detections_and_reloads(trained_tiny, tmp_path):
     assert 'layers kept FP32' in converted.summary()
     fp32 = as_numpy(net(images))
     int8 = as_numpy(converted.net(images))
-    # Every confident FP32 detection with a real box has an INT8 detection of its class that
-    # VOC evaluation would count as the same (IoU > 0.5, or corners within 3 px of 96). The
-    # bound is loose because this briefly trained model's predictors output up to +-77..+-148
-    # (the make-run model's: up to +-11), so an INT8 step moves corners by up to 4.5 px, and
-    # which boxes move depends on the CPU's int8 kernels: the smallest IoU is 0.82 with AMX,
-    # 0.53 with AVX2 (a 10-px-high box moved 2.3 px), the median 0.88-0.92 with either.
+    # Every confident FP32 detection (score > 0.2) with a real box has an INT8 detection of its
+    # class that VOC evaluation would count as the same (IoU > 0.5, or corners within 3 px of 96).
+    # The bound is loose because this briefly trained model's predictors output up to +-77..+-148
+    # (the make-run model's: up to +-11), so an INT8 step moves corners by up to 4.5 px, and which
+    # boxes move depends on the CPU's int8 kernels: the smallest IoU is 0.82 with AMX, 0.53 with
+    # AVX2 (a 10-px-high box moved 2.3 px), the median 0.88-0.92 with either.
     best_ious = []
     for b in range(images.shape[0]):
-        strong = fp32[1][b, :, 0] > 0.3
+        strong = fp32[1][b, :, 0] > 0.2
         for box, cls in zip(fp32[2][b][strong], fp32[0][b][strong, 0]):
             if np.any(box[2:] <= box[:2]):
                 continue  # clipped to zero width or height: nothing could match it

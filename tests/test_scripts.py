@@ -26,7 +26,7 @@ def trained(tmp_path_factory):
     root = generate_shapes(str(tmp_path_factory.mktemp('shapes')), TINY)
     run_dir = str(tmp_path_factory.mktemp('run'))
     out = run('train_ssd.py', '--network', 'plainnet', '--data-shape', '96', '--dataset',
-              'custom', '--dataset-root', root, '--batch-size', '8', '--epochs', '2',
+              'custom', '--dataset-root', root, '--batch-size', '8', '--epochs', '4',
               '--num-workers', '0', '--cpus', '2', '--save-prefix', run_dir)
     assert 'best validation voc07 mAP' in out.stdout
     return root, run_dir

@@ -229,6 +229,7 @@ def _draw_and_write(job) -> str:
 def _draw_all(jobs):
     """Yield the image id of each job as it is written: in one process per available core."""
     from ..runtime import choose_threads
+    # a process per 64 images at most: forking costs more than drawing a test's few images
     workers = min(choose_threads().threads, max(1, len(jobs) // 64))
     if workers == 1:
         yield from map(_draw_and_write, jobs)
