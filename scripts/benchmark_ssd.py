@@ -76,22 +76,30 @@ print(json.dumps({'seconds': statistics.median(seconds),
 """
 
 
+def run_child(code, args, threads=None):
+    """The JSON a child script prints last, run in a fresh Python with ``threads`` MXNet
+    threads, or (None) with MXNet's own default (neither ssd_zoo nor the user choosing)."""
+    import json
+    import subprocess
+
+    from ssd_zoo.runtime import THREAD_VARIABLES
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    if threads is not None:
+        env['OMP_NUM_THREADS'] = str(threads)
+    out = subprocess.run([sys.executable, '-c', code] + [str(a) for a in args], env=env,
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def gluoncv_as_shipped(reference, x, calls, rounds, tmp):
     """Seconds per call of GluonCV's (exported, hybridized) graph in a fresh process where
     neither ssd_zoo nor the user chose MXNet's threads, and the CPU seconds it used per
     second (its threads, as measured)."""
-    import json
-    import subprocess
-
     import numpy as np
     prefix, data = os.path.join(tmp, 'gluoncv'), os.path.join(tmp, 'x.npy')
     reference.export(prefix)
     np.save(data, x)
-    env = {k: v for k, v in os.environ.items() if k not in ('OMP_NUM_THREADS',
-                                                             'MXNET_OMP_MAX_THREADS')}
-    out = subprocess.run([sys.executable, '-c', _AS_SHIPPED_CHILD, prefix, data, str(calls),
-                          str(rounds)], env=env, check=True, capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child(_AS_SHIPPED_CHILD, [prefix, data, calls, rounds])
 
 
 def gluoncv_twin(net):
@@ -403,16 +411,7 @@ print(json.dumps({'img_per_s': batch * len(chunks) / elapsed,
 def gluoncv_training(name, samples_path, batch, iterations, threads=None):
     """``{'img_per_s', 'cpu_per_s'}`` of GluonCV's training step in a fresh process, with
     ``threads`` MXNet threads, or (None) with MXNet's own default as GluonCV users get it."""
-    import json
-    import subprocess
-    env = {k: v for k, v in os.environ.items() if k not in ('OMP_NUM_THREADS',
-                                                             'MXNET_OMP_MAX_THREADS')}
-    if threads is not None:
-        env['OMP_NUM_THREADS'] = str(threads)
-    out = subprocess.run([sys.executable, '-c', _GLUONCV_TRAINING_CHILD, name, samples_path,
-                          str(batch), str(iterations)], env=env, check=True,
-                         capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child(_GLUONCV_TRAINING_CHILD, [name, samples_path, batch, iterations], threads)
 
 
 def bench_training_step(samples, batch, iterations, name='ssd_300_mobilenet0.25_voc',
@@ -464,6 +463,7 @@ def bench_training_step(samples, batch, iterations, name='ssd_300_mobilenet0.25_
                for key, rows in runs.items()}
     results['as_shipped_cpu_per_s'] = statistics.median(
         r['cpu_per_s'] for r in runs['gluoncv_as_shipped'])
+    results['rounds'] = rounds
     print('training step %s batch %d: GluonCV %.1f img/s (same threads), %.1f (as shipped), '
           'ssd_zoo %.1f' % (name, batch, results['gluoncv'], results['gluoncv_as_shipped'],
                             results['ssd_zoo']), flush=True)
@@ -495,11 +495,11 @@ def bench_pipeline(out_path, count=200, batch=16, iterations=8):
     name, batch, results = step
     lines += ['', '## Training step, images/s (one process, %d cores)' % os.cpu_count(), '',
               'Augmentation + targets + forward + backward + SGD update of `%s`, batch %d, '
-              '%d iterations after a warm-up; medians of 2 rounds in which the three take '
+              '%d iterations after a warm-up; medians of %d rounds in which the three take '
               'turns. GluonCV runs in fresh processes: with ssd_zoo\'s %d threads, and as '
               'shipped (MXNet\'s own default, half the CPUs on x86; measured %.2f CPU '
-              'seconds per second).' % (name, batch, iterations, info['threads'],
-                                        results['as_shipped_cpu_per_s']), '',
+              'seconds per second).' % (name, batch, iterations, results['rounds'],
+                                        info['threads'], results['as_shipped_cpu_per_s']), '',
               '| GluonCV img/s (same threads) | GluonCV img/s (as shipped) | ssd_zoo img/s '
               '| vs same threads | vs as shipped |', '|---|---|---|---|---|',
               '| %.1f | %.1f | %.1f | %.2fx | %.2fx |' % (

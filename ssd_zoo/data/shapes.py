@@ -21,6 +21,7 @@ import numpy as np
 
 from ..boxes import iou
 from ..fileio import atomic_path
+from ..runtime import choose_threads
 from .loader import one_opencv_thread_in_children
 from .voc import write_voc_annotation
 
@@ -123,8 +124,9 @@ class _Visibility:
         covered = np.bincount(self.owner[mask] + 1, minlength=len(self.drawn) + 1)[1:]
         if np.any(self.visible - covered < min_visible * self.drawn):
             return False
-        self.visible = np.append(self.visible - covered, mask.sum())
-        self.drawn = np.append(self.drawn, mask.sum())
+        pixels = mask.sum()
+        self.visible = np.append(self.visible - covered, pixels)
+        self.drawn = np.append(self.drawn, pixels)
         self.owner[mask] = len(self.drawn) - 1
         return True
 
@@ -228,7 +230,6 @@ def _draw_and_write(job) -> str:
 
 def _draw_all(jobs):
     """Yield the image id of each job as it is written: in one process per available core."""
-    from ..runtime import choose_threads
     # a process per 64 images at most: forking costs more than drawing a test's few images
     workers = min(choose_threads().threads, max(1, len(jobs) // 64))
     if workers == 1:
