@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional
 
 __all__ = ['ThreadChoice', 'choose_threads', 'configure_threads', 'physical_cores',
-           'cgroup_cpu_limit', 'THREAD_VARIABLES', 'describe']
+           'cgroup_cpu_limit', 'THREAD_VARIABLES', 'describe', 'conv_channel_block']
 
 log = logging.getLogger(__name__)
 
@@ -216,12 +216,32 @@ _ISA_BY_FLAGS = (('AVX512_CORE_AMX', ('amx_int8', 'amx_bf16', 'avx512_vnni')),
 _ISA_ORDER = [name for name, _ in _ISA_BY_FLAGS][::-1]
 
 
-def onednn_isa() -> str:
-    """The instruction set oneDNN dispatches to: the best the CPU has, lowered by a
-    ``DNNL_MAX_CPU_ISA`` / ``ONEDNN_MAX_CPU_ISA`` cap."""
+def _isa_and_best():
+    """(the ISA oneDNN dispatches to, the best the CPU has): the second lowered to the first
+    by a ``DNNL_MAX_CPU_ISA`` / ``ONEDNN_MAX_CPU_ISA`` cap."""
     flags = cpu_flags()
     best = next((name for name, needed in _ISA_BY_FLAGS if flags.issuperset(needed)), 'unknown')
     cap = isa_cap()
     if best in _ISA_ORDER and cap in _ISA_ORDER and _ISA_ORDER.index(cap) < _ISA_ORDER.index(best):
-        return '%s (capped by DNNL_MAX_CPU_ISA; the CPU has %s)' % (cap, best)
-    return best
+        return cap, best
+    return best, best
+
+
+def onednn_isa() -> str:
+    """The instruction set oneDNN dispatches to: the best the CPU has, lowered by a
+    ``DNNL_MAX_CPU_ISA`` / ``ONEDNN_MAX_CPU_ISA`` cap."""
+    isa, best = _isa_and_best()
+    if isa != best:
+        return '%s (capped by DNNL_MAX_CPU_ISA; the CPU has %s)' % (isa, best)
+    return isa
+
+
+def conv_channel_block(isa: Optional[str] = None) -> int:
+    """The output-channel multiple oneDNN's fast CPU convolutions are blocked by: 16 floats
+    of an AVX-512 register, 8 of an AVX2 one. A convolution whose output channels are not a
+    multiple falls back to slower kernels (an SSD's 20- or 84-channel class predictors ran
+    2-3x slower than with 24 or 96 channels, forward and backward; benchmarks/training.md).
+
+    ``isa``: an ISA name as :func:`onednn_isa` gives it (default: this process's)."""
+    isa = isa if isa is not None else _isa_and_best()[0]
+    return 16 if isa.startswith('AVX512') else 8
