@@ -22,7 +22,7 @@ from ssd_zoo.data import (
     make_loader,
 )
 from ssd_zoo.data.shapes import GENERATOR_VERSION
-from ssd_zoo.data.transforms import pairwise_iou, random_crop_window
+from ssd_zoo.data.transforms import INTERPOLATIONS, pairwise_iou, random_crop_window
 from ssd_zoo.data.voc import write_voc_annotation
 
 
@@ -295,6 +295,22 @@ def test_train_transform_moves_boxes_with_the_pixels():
             assert inside.min() > 200, 'seed %d: box does not frame the square' % seed
         border = out[:, :max(int(x1) - 2, 0)]
         assert border.size == 0 or border[..., 0].max() < 200
+
+
+@pytest.mark.parametrize('interpolation', INTERPOLATIONS)
+@pytest.mark.parametrize('flip', [False, True])
+def test_an_image_at_the_input_size_is_copied_or_mirrored_as_warp_affine_samples_it(
+        interpolation, flip):
+    """The identity / mirror shortcut of the resize gives warpAffine's own pixels (the map
+    samples whole pixels, so every interpolation copies them), for every interpolation."""
+    from ssd_zoo.data.transforms import _warp
+    image = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    matrix = np.array([[-1, 0, 55], [0, 1, 0]] if flip else [[1, 0, 0], [0, 1, 0]], float)
+    expected = cv2.warpAffine(image, matrix, (56, 40), flags=(
+        cv2.INTER_LINEAR if interpolation == cv2.INTER_AREA else interpolation))
+    got = _warp(image, 1.0, 1.0, 0.0, 0.0, 56, 40, flip, interpolation)
+    np.testing.assert_array_equal(got, expected)
+    assert not np.shares_memory(got, image)
 
 
 def test_val_transform_scales_labels():

@@ -189,6 +189,11 @@ def _warp(image, sx, sy, tx, ty, out_w, out_h, flip, interpolation):
         k = min(1.0, 2 * min(sx, sy))
         image = cv2.resize(image, None, fx=k, fy=k, interpolation=cv2.INTER_AREA)
         sx, sy, tx, ty = sx / k, sy / k, tx * k, ty * k
+    if (sx, sy, tx, ty) == (1, 1, 0, 0) and image.shape[:2] == (out_h, out_w):
+        # the map is the identity or a mirror (images already at the input size, as the
+        # shapes data): every interpolation samples whole pixels there, so warpAffine would
+        # copy them - at 4 ms per 300 x 300 image, a third of the loader's time
+        return (image[:, ::-1] if flip else image).copy()
     # pixel centres: (x_dst + .5) = ((x_src + .5) + tx) * sx
     matrix = np.array([[sx, 0, (0.5 + tx) * sx - 0.5], [0, sy, (0.5 + ty) * sy - 0.5]])
     if flip:
