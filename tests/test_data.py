@@ -313,6 +313,21 @@ def test_an_image_at_the_input_size_is_copied_or_mirrored_as_warp_affine_samples
     assert not np.shares_memory(got, image)
 
 
+@pytest.mark.parametrize('mean, std', [(None, None), ((0.5, 0.25, 0.0), (0.1, 1.0, 0.3))])
+def test_normalize_batch_is_the_per_channel_affine_map_bit_for_bit(mean, std):
+    from ssd_zoo.data.preprocess import normalize_batch
+    from ssd_zoo.defaults import MEAN, STD
+    mean, std = mean or MEAN, std or STD
+    images = np.random.default_rng(1).integers(0, 256, (3, 7, 5, 3), dtype=np.uint8)
+    expected = ((images.transpose(0, 3, 1, 2).astype(np.float32)
+                 - np.float32([m * 255 for m in mean]).reshape(1, 3, 1, 1))
+                / np.float32([s * 255 for s in std]).reshape(1, 3, 1, 1))
+    for batch in (images, mx.nd.array(images, dtype='uint8')):
+        got = normalize_batch(batch, mean, std).asnumpy()
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, expected)
+
+
 def test_val_transform_scales_labels():
     out, label = ValTransform(50)(np.zeros((100, 200, 3), np.uint8),
                                   np.array([[20, 10, 100, 50, 1, 0]], np.float32))

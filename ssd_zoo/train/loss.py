@@ -9,6 +9,7 @@ from mxnet.gluon import HybridBlock
 
 from ..defaults import IGNORE_LABEL, MATCH_IOU, NEGATIVE_IOU, NEGATIVE_RATIO, VARIANCES
 from .targets import Matches, box_mask, match_anchors, mine_negatives
+from .transfer import to_device
 
 __all__ = ['SSDMultiBoxLoss', 'to_multibox_labels']
 
@@ -98,9 +99,8 @@ class SSDMultiBoxLoss(HybridBlock):
         hard negatives on the predictions' device, then as calling the block."""
         ctx = cls_preds.context
         with autograd.pause():
-            cls_target = mine_negatives(cls_preds.detach(),
-                                        mx.nd.array(matches.cls_target, ctx=ctx),
+            cls_target = mine_negatives(cls_preds.detach(), to_device(matches.cls_target, ctx),
                                         matches.wanted, self._target['ignore_label'])
             loc_mask = box_mask(cls_target)
-        return self.criterion(cls_preds, box_preds, mx.nd.array(matches.loc_target, ctx=ctx),
+        return self.criterion(cls_preds, box_preds, to_device(matches.loc_target, ctx),
                               loc_mask, cls_target)

@@ -18,6 +18,7 @@ from mxnet import autograd
 
 from ..data.preprocess import normalize_batch
 from .loss import SSDMultiBoxLoss, to_multibox_labels
+from .transfer import to_device
 from .workers import Workers
 
 __all__ = ['TrainStep', 'StepLosses']
@@ -38,7 +39,7 @@ class StepLosses:
 
 def _split(array: np.ndarray, contexts, dtype):
     parts = np.array_split(array, len(contexts))
-    return [mx.nd.array(part, ctx=c, dtype=dtype) for part, c in zip(parts, contexts)]
+    return [to_device(part, c, dtype) for part, c in zip(parts, contexts)]
 
 
 class TrainStep:

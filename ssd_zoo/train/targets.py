@@ -39,6 +39,7 @@ import mxnet as mx
 import numpy as np
 
 from ..defaults import IGNORE_LABEL, MATCH_IOU, NEGATIVE_IOU, NEGATIVE_RATIO, VARIANCES
+from .transfer import to_device
 
 __all__ = ['Matches', 'match_anchors', 'mine_negatives', 'box_mask', 'multibox_target']
 
@@ -199,7 +200,7 @@ def mine_negatives(cls_preds, cls_target, wanted: np.ndarray,
     if (wanted < 0).all():   # no mining: every candidate is a negative
         return cls_target
     wanted_host = np.maximum(wanted, 0)
-    wanted_nd = nd.array(wanted_host, ctx=cls_target.context).reshape((-1, 1))
+    wanted_nd = to_device(wanted_host.astype(np.float32), cls_target.context).reshape((-1, 1))
     candidates = cls_target == 0
     probability = nd.softmax(cls_preds, axis=-1).slice_axis(axis=-1, begin=0, end=1)
     key = nd.where(candidates, probability.reshape((0, -1)),
