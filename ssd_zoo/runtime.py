@@ -12,6 +12,7 @@ its OpenMP singleton is built), so ``import ssd_zoo`` applies it before importin
 """
 from __future__ import annotations
 
+import functools
 import glob
 import logging
 import math
@@ -175,8 +176,10 @@ def describe() -> dict:
             'omp_num_threads_env': os.environ.get('OMP_NUM_THREADS')}
 
 
+@functools.lru_cache(maxsize=None)
 def _cpuinfo(field: str) -> str:
-    """The first ``field`` line's value of ``/proc/cpuinfo`` (empty where there is none)."""
+    """The first ``field`` line's value of ``/proc/cpuinfo`` (empty where there is none; read
+    once per field: the predictors ask for the ISA at every imperative forward)."""
     try:
         with open('/proc/cpuinfo') as f:
             for line in f:

@@ -4,7 +4,7 @@
 run every operation already queued ahead of a no-op it pushes: in the training step each of
 the batch's uploads (images, class and box targets, negatives wanted) waited for the forward
 pass's current segment, tens of milliseconds each. On a CPU the step's arrays are handed to
-MXNet instead (DLPack, no copy, no engine operation).
+MXNet instead: a private host copy through DLPack, no engine operation.
 """
 from __future__ import annotations
 
