@@ -8,8 +8,7 @@ from mxnet import autograd
 from mxnet.gluon import HybridBlock
 
 from ..defaults import IGNORE_LABEL, MATCH_IOU, NEGATIVE_IOU, NEGATIVE_RATIO, VARIANCES
-from .targets import Matches, box_mask, match_anchors, mine_negatives
-from .transfer import to_device
+from .targets import Matches, device_targets, match_anchors
 
 __all__ = ['SSDMultiBoxLoss', 'to_multibox_labels']
 
@@ -97,10 +96,6 @@ class SSDMultiBoxLoss(HybridBlock):
     def from_matches(self, cls_preds, box_preds, matches: Matches):
         """The loss sums of predictions whose targets :meth:`match` computed: mines their
         hard negatives on the predictions' device, then as calling the block."""
-        ctx = cls_preds.context
         with autograd.pause():
-            cls_target = mine_negatives(cls_preds.detach(), to_device(matches.cls_target, ctx),
-                                        matches.wanted, self._target['ignore_label'])
-            loc_mask = box_mask(cls_target)
-        return self.criterion(cls_preds, box_preds, to_device(matches.loc_target, ctx),
-                              loc_mask, cls_target)
+            targets = device_targets(cls_preds.detach(), matches, self._target['ignore_label'])
+        return self.criterion(cls_preds, box_preds, *targets)

@@ -41,7 +41,8 @@ import numpy as np
 from ..defaults import IGNORE_LABEL, MATCH_IOU, NEGATIVE_IOU, NEGATIVE_RATIO, VARIANCES
 from .transfer import to_device
 
-__all__ = ['Matches', 'match_anchors', 'mine_negatives', 'box_mask', 'multibox_target']
+__all__ = ['Matches', 'match_anchors', 'mine_negatives', 'box_mask', 'device_targets',
+           'multibox_target']
 
 #: the kernel's bipartite matching only takes pairs whose IoU exceeds this
 _MIN_MATCH_IOU = np.float32(1e-6)
@@ -200,7 +201,7 @@ def mine_negatives(cls_preds, cls_target, wanted: np.ndarray,
     if (wanted < 0).all():   # no mining: every candidate is a negative
         return cls_target
     wanted_host = np.maximum(wanted, 0)
-    wanted_nd = to_device(wanted_host.astype(np.float32), cls_target.context).reshape((-1, 1))
+    wanted_nd = to_device(wanted_host, cls_target.context, 'float32').reshape((-1, 1))
     candidates = cls_target == 0
     probability = nd.softmax(cls_preds, axis=-1).slice_axis(axis=-1, begin=0, end=1)
     key = nd.where(candidates, probability.reshape((0, -1)),
@@ -222,6 +223,15 @@ def box_mask(cls_target):
     """``MultiBoxTarget``'s ``loc_mask`` ``(B, A * 4)``: 1 for the positives' offsets."""
     positive = (cls_target > 0).expand_dims(2)
     return mx.nd.repeat(positive, repeats=4, axis=2).reshape((0, -1))
+
+
+def device_targets(cls_preds, matches: Matches, ignore_label: float = IGNORE_LABEL):
+    """``MultiBoxTarget``'s ``(loc_target, loc_mask, cls_target)`` on ``cls_preds``'s device
+    from the host's :class:`Matches`, the negatives mined under ``cls_preds (B, A, C)``."""
+    ctx = cls_preds.context
+    cls_target = mine_negatives(cls_preds, to_device(matches.cls_target, ctx), matches.wanted,
+                                ignore_label)
+    return to_device(matches.loc_target, ctx), box_mask(cls_target), cls_target
 
 
 def multibox_target(anchors, labels, cls_preds, overlap_threshold: float = MATCH_IOU,
@@ -248,12 +258,8 @@ def multibox_target(anchors, labels, cls_preds, overlap_threshold: float = MATCH
     (loc_target (B, A*4), loc_mask (B, A*4), cls_target (B, A)) NDArrays on ``cls_preds``'s
     context.
     """
-    ctx = cls_preds.context
     matches = match_anchors(anchors.asnumpy(), labels.asnumpy(), overlap_threshold,
                             ignore_label, negative_mining_ratio, negative_mining_thresh,
                             variances)
-    cls_target = mine_negatives(cls_preds.transpose((0, 2, 1)),
-                                mx.nd.array(matches.cls_target, ctx=ctx), matches.wanted,
-                                ignore_label)
-    return mx.nd.array(matches.loc_target, ctx=ctx), box_mask(cls_target), cls_target
+    return device_targets(cls_preds.transpose((0, 2, 1)), matches, ignore_label)
 
