@@ -710,8 +710,8 @@ def bench_training(out_path, iterations=12):
              '- step: `ssd_zoo.train.TrainStep` on one fixed augmented batch (adds the '
              'targets: matching on the host during the forward pass, hard-negative mining on '
              'the device; the SSD loss, uint8 upload and normalization);',
-             '- loop: `ssd_zoo.train.fit` over %d batches of `shapes` (loader with 1 worker '
-             'process, flips, the step, the loss read one step late), median of epochs 2-4; '
+             '- loop: `ssd_zoo.train.fit` over %d batches of `shapes` (loader with 1 worker, a '
+             'thread, flips, the step, the loss read one step late), median of epochs 2-4; '
              'loop / bare: the median over those epochs of the loop\'s time against a burst of '
              'as many bare calls run right after the epoch (so that both see the same '
              'machine: its speed drifts).' % iterations,

@@ -17,6 +17,7 @@ from ssd_zoo.cli.common import UsageError, contexts, run, script_parser
 from ssd_zoo.cli.datasets import class_list
 from ssd_zoo.cli.training import TrainRequest, default_lr, default_save_dir, train_model
 from ssd_zoo.data import DATASETS
+from ssd_zoo.data.loader import WORKER_KINDS
 from ssd_zoo.data.transforms import AUGMENT_PRESETS
 from ssd_zoo.train import TrainConfig
 from ssd_zoo.train.checkpoint import checkpoint_exists
@@ -53,7 +54,9 @@ def parse_args(argv=None):
     p.add_argument('--cpus', type=int, default=1,
                    help='split each batch over this many CPU contexts (multi-device on a CPU)')
     p.add_argument('--num-workers', type=int, default=D.num_workers,
-                   help='data loader processes')
+                   help='data loader workers (0: load in the training thread)')
+    p.add_argument('--worker-kind', choices=WORKER_KINDS, default=D.worker_kind,
+                   help='auto: one worker is a thread, several are processes')
     p.add_argument('--kvstore', default=D.kvstore,
                    choices=('local', 'device', 'dist_sync', 'dist_device_sync', 'dist_async'),
                    help='dist_*: data-parallel over the processes scripts/launch.py starts; '
@@ -100,7 +103,8 @@ def config(args) -> TrainConfig:
         save_dir=args.save_prefix or default_save_dir(args.network, args.data_shape,
                                                       args.dataset),
         save_interval=args.save_interval, val_interval=args.val_interval, seed=args.seed,
-        num_workers=args.num_workers, freeze=args.freeze, kvstore=args.kvstore,
+        num_workers=args.num_workers, worker_kind=args.worker_kind,
+        freeze=args.freeze, kvstore=args.kvstore,
         augment=args.augment, metric=args.metric,
         resume=args.resume == 'last' or args.resume_or_start, start_epoch=args.start_epoch,
         network=args.network,

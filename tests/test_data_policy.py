@@ -10,8 +10,9 @@ import pytest
 
 from ssd_zoo.data import BadDataError, VOCFolder, generate_shapes, make_loader, read_image
 from ssd_zoo.data.coco import COCODetection
+from ssd_zoo.data.loader import uses_threads
 from ssd_zoo.data.shapes import ShapesSpec
-from ssd_zoo.data.transforms import ValTransform
+from ssd_zoo.data.transforms import TrainTransform, ValTransform
 from ssd_zoo.data.voc import write_voc_annotation
 
 TINY = ShapesSpec(num_train=16, num_val=4, image_size=96, min_side=16, max_side=60,
@@ -115,6 +116,33 @@ def test_an_undecodable_image_is_replaced_by_the_next_with_its_own_labels(damage
     assert [b.skipped for b in batches] == [[bad], []]
     assert [b.replaced for b in batches] == [[3], []]
     assert len(batches[0][0]) == 8
+
+
+@pytest.mark.parametrize('workers', ['thread', 'process'])
+def test_loader_workers_yield_the_batches_made_inline_with_their_skips(damaged, workers):
+    """A thread or a process worker makes the same batches as the caller's thread would
+    (images, labels, augmentation, the skipped file and the row that replaced it)."""
+    root, bad = damaged
+    dataset = VOCFolder(root, 'train')
+
+    def batches(**kwargs):
+        loader, sampler = make_loader(dataset, TrainTransform(64), 4, shuffle=True, seed=3,
+                                      **kwargs)
+        sampler.set_epoch(1)
+        return list(loader)
+    inline, parallel = batches(num_workers=0), batches(num_workers=1, workers=workers)
+    assert len(inline) == len(parallel) >= 2
+    for a, b in zip(inline, parallel):
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+        assert (a.skipped, a.replaced) == (b.skipped, b.replaced)
+    assert [bad] in [b.skipped for b in parallel]
+
+
+def test_one_loader_worker_is_a_thread_several_are_processes():
+    assert uses_threads('auto', 1) and not uses_threads('auto', 2)
+    assert uses_threads('thread', 4) and not uses_threads('process', 1)
+    with pytest.raises(ValueError, match="'fiber'.*one of"):
+        uses_threads('fiber', 1)
 
 
 def test_strict_stops_at_an_undecodable_image_naming_it(damaged):

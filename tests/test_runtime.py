@@ -179,7 +179,8 @@ def test_loader_workers_run_one_opencv_thread_each_and_the_parent_keeps_its_own(
 
         def __getitem__(self, i):
             return np.zeros((4, 4, 3), np.uint8), np.zeros((0, 6), np.float32)
-    loader, _ = make_loader(Items(), _ReportThreads(), 2, shuffle=False, num_workers=1)
+    loader, _ = make_loader(Items(), _ReportThreads(), 2, shuffle=False, num_workers=1,
+                            workers='process')
     loader._timeout = 60  # a hang fails the test instead of stopping the suite
     counts = {int(images[0, 0, 0, 0]) for images, _ in loader}
     assert counts == {1} and cv2.getNumThreads() == before

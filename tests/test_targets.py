@@ -155,3 +155,14 @@ def test_loss_from_host_matches_equals_the_operator_loss_and_its_gradient():
     assert want[2].sum() > 0
     for w, g in zip(want, got):
         np.testing.assert_array_equal(g, w)
+
+
+def test_targets_equal_multibox_target_on_degenerate_boxes():
+    """Zero-area and inverted boxes (a union of 0, negative areas) get the kernel's IoUs."""
+    rng = np.random.default_rng(7)
+    anchors = np.concatenate([random_anchors(rng, 200),
+                              np.array([[.5, .5, .5, .5], [.3, .3, .2, .2]], np.float32)])
+    labels = np.array([[[1, .5, .5, .5, .5], [0, .3, .3, .2, .2], [2, .1, .1, .6, .6]],
+                       [[0, .2, .2, .4, .4], [-1] * 5, [1, .1, .1, .3, .3]]], np.float32)
+    preds = rng.normal(0, 2, (2, 4, len(anchors))).astype(np.float32)
+    assert_equal_to_operator(anchors, labels, preds)

@@ -58,6 +58,8 @@ class TrainConfig:
     val_interval: int = 1
     seed: int = 0
     num_workers: int = 1
+    #: how the loader's workers run: one of :data:`ssd_zoo.data.loader.WORKER_KINDS`
+    worker_kind: str = 'auto'
     freeze: Optional[str] = None
     kvstore: str = 'device'
     #: a name of :data:`ssd_zoo.data.transforms.AUGMENT_PRESETS` or TrainTransform options
@@ -148,13 +150,13 @@ def _prepare(net, train_dataset, val_dataset, cfg: TrainConfig, contexts) -> _Ru
     loader, sampler = make_loader(train_dataset, TrainTransform(cfg.data_shape,
                                                                 **cfg.augment_options()),
                                   cfg.batch_size, shuffle=True, seed=cfg.seed,
-                                  num_workers=cfg.num_workers,
+                                  num_workers=cfg.num_workers, workers=cfg.worker_kind,
                                   shard=(workers.rank, workers.count))
     val_loader = None
     if val_dataset is not None and workers.chief:
         val_loader, _ = make_loader(val_dataset, ValTransform(cfg.data_shape), cfg.batch_size,
                                     shuffle=False, num_workers=cfg.num_workers,
-                                    drop_last=False)
+                                    workers=cfg.worker_kind, drop_last=False)
     per_epoch = len(sampler)
     if per_epoch == 0:
         raise ValueError('%d training images make no full batch of %d'

@@ -92,18 +92,27 @@ class Matches:
 
 
 def _iou(anchors: np.ndarray, gt_boxes: np.ndarray) -> np.ndarray:
-    """IoU ``(B, M, A)`` of ``gt_boxes (B, M, 4)`` with ``anchors (A, 4)``, float32, in the
+    """IoU ``(N, A)`` of ``gt_boxes (N, 4)`` with ``anchors (A, 4)``, float32, in the
     kernel's order of operations (so equal to its values). Not :func:`ssd_zoo.boxes.iou`,
     which computes in float64 and counts inverted boxes as empty: matching decisions hinge on
-    exact IoU ties and thresholds, so these must be the kernel's numbers."""
+    exact IoU ties and thresholds, so these must be the kernel's numbers. In place where it
+    can be: each ``(N, A)`` temporary costs as much as an operation."""
     al, at, ar, ab = anchors.T
-    gl, gt, gr, gb = (gt_boxes[:, :, i, None] for i in range(4))
+    gl, gt, gr, gb = (gt_boxes[:, i, None] for i in range(4))
     zero = np.float32(0)
-    inter = (np.maximum(zero, np.minimum(ar, gr) - np.maximum(al, gl))
-             * np.maximum(zero, np.minimum(ab, gb) - np.maximum(at, gt)))
-    union = ((ar - al) * (ab - at) + (gr - gl) * (gb - gt)) - inter
-    with np.errstate(divide='ignore', invalid='ignore'):
-        return np.where(union == 0, zero, inter / union)
+    inter = np.minimum(ar, gr)
+    inter -= np.maximum(al, gl)
+    np.maximum(zero, inter, out=inter)
+    height = np.minimum(ab, gb)
+    height -= np.maximum(at, gt)
+    np.maximum(zero, height, out=height)
+    inter *= height
+    union = np.add((ar - al) * (ab - at), (gr - gl) * (gb - gt), out=height)
+    union -= inter
+    empty = union == 0
+    np.divide(inter, union, out=inter, where=~empty)
+    inter[empty] = zero
+    return inter
 
 
 def _encode(anchors: np.ndarray, gt_boxes: np.ndarray, variances) -> np.ndarray:
@@ -166,7 +175,9 @@ def match_anchors(anchors: np.ndarray, labels: np.ndarray,
     valid = np.cumsum(labels[:, :, 0] == -1, axis=1) == 0   # rows before the first padding
     has_gt = valid.any(axis=1)[:, None]
 
-    iou = np.where(valid[:, :, None], _iou(anchors, labels[:, :, 1:5]), np.float32(-1))
+    # only the images' own ground truths, not the padding rows (half of them on shapes)
+    iou = np.full((batch, num_gt, num_anchors), -1, np.float32)
+    iou[valid] = _iou(anchors, labels[valid][:, 1:5])
     positive, match = _bipartite(iou)
     best_iou = iou.max(axis=1) if num_gt else np.full((batch, num_anchors), -1, np.float32)
     if overlap_threshold > 0 and num_gt:
