@@ -83,10 +83,12 @@ def run_child(code, args, threads=None):
     import json
     import subprocess
 
-    from ssd_zoo.runtime import THREAD_VARIABLES
+    from ssd_zoo.runtime import SPIN_SETTINGS, THREAD_VARIABLES
     env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
     if threads is not None:
-        env['OMP_NUM_THREADS'] = str(threads)
+        env['OMP_NUM_THREADS'] = str(threads)   # with ssd_zoo's wait policy, as in-process
+    else:
+        env = {k: v for k, v in env.items() if k not in SPIN_SETTINGS}
     out = subprocess.run([sys.executable, '-c', code] + [str(a) for a in args], env=env,
                          check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

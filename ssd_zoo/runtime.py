@@ -7,8 +7,19 @@ core (apache/mxnet#10836). On a machine without SMT that is half the cores - one
 process*: the CPUs of its affinity mask, SMT siblings counted once, capped by a cgroup CPU
 quota. A user's own ``OMP_NUM_THREADS`` / ``MXNET_OMP_MAX_THREADS`` always wins.
 
-The count must be in the environment before libmxnet is loaded (MXNet reads it once, when
-its OpenMP singleton is built), so ``import ssd_zoo`` applies it before importing mxnet.
+With the count goes libgomp's wait policy (:data:`SPIN_SETTINGS`). libgomp lets a thread
+that waits for work spin about 300000 times (a few ms) before it sleeps, but only 1000 times
+once it manages more threads than there are CPUs - and MXNet always makes it: its engine's
+worker thread has an OpenMP team of its own beside the main thread's. At one thread per core
+every parallel region then has to wake sleeping threads: the `make run` model ran 39 img/s at
+batch 1 on 2 cores instead of 111, GluonCV's SSD on the same weights 21 instead of 78
+(benchmarks/inference.md). ``OMP_WAIT_POLICY=ACTIVE`` keeps the spinning when throttled and
+``GOMP_SPINCOUNT`` bounds it to libgomp's unthrottled default, so an idle process still
+sleeps after a few ms. A user's own ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` wins, and a
+user's thread count keeps libgomp's policy (they may oversubscribe on purpose).
+
+Both must be in the environment before libmxnet is loaded (MXNet and libgomp read them once,
+at load), so ``import ssd_zoo`` applies them before importing mxnet.
 """
 from __future__ import annotations
 
@@ -23,12 +34,16 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Optional
 
 __all__ = ['ThreadChoice', 'choose_threads', 'configure_threads', 'physical_cores',
-           'cgroup_cpu_limit', 'THREAD_VARIABLES', 'describe', 'conv_channel_block']
+           'cgroup_cpu_limit', 'THREAD_VARIABLES', 'SPIN_SETTINGS', 'describe',
+           'conv_channel_block']
 
 log = logging.getLogger(__name__)
 
 #: variables through which a user sets MXNet's thread count (MXNet reads both)
 THREAD_VARIABLES = ('OMP_NUM_THREADS', 'MXNET_OMP_MAX_THREADS')
+#: libgomp's wait policy with ssd_zoo's thread count: spin as long as libgomp does when not
+#: throttled (see the module's description)
+SPIN_SETTINGS = {'OMP_WAIT_POLICY': 'ACTIVE', 'GOMP_SPINCOUNT': '300000'}
 
 
 @dataclass(frozen=True)
@@ -139,17 +154,19 @@ def _leading_int(value: str) -> int:
 
 
 _CHOICE: Optional[ThreadChoice] = None
+_SPIN_SET_BY_SSD_ZOO = False
 
 
 def configure_threads() -> ThreadChoice:
     """Give MXNet one OpenMP thread per available physical core, unless the user chose.
 
     Called by ``import ssd_zoo``. Before mxnet is loaded the count goes into
-    ``OMP_NUM_THREADS`` (read by libgomp and MXNet at load time, and inherited by data-loader
-    and worker processes, which the loaders then limit themselves). If mxnet was imported
-    first its thread pool is already sized; ssd_zoo then logs once how to fix it.
+    ``OMP_NUM_THREADS`` and the wait policy into :data:`SPIN_SETTINGS`' variables (read by
+    libgomp and MXNet at load time, and inherited by data-loader and worker processes, which
+    the loaders then limit themselves). If mxnet was imported first its thread pool is
+    already sized; ssd_zoo then logs once how to fix it.
     """
-    global _CHOICE  # pylint: disable=global-statement
+    global _CHOICE, _SPIN_SET_BY_SSD_ZOO  # pylint: disable=global-statement
     if _CHOICE is not None:
         return _CHOICE
     choice = choose_threads()
@@ -157,12 +174,27 @@ def configure_threads() -> ThreadChoice:
         if 'mxnet' in sys.modules:
             log.warning('mxnet was imported before ssd_zoo, so it computes with its default '
                         'threads (half the CPUs on x86); for %d threads (%s) import ssd_zoo '
-                        'first or set OMP_NUM_THREADS=%d', choice.threads, choice.reason,
-                        choice.threads)
+                        'first or set OMP_NUM_THREADS=%d %s', choice.threads, choice.reason,
+                        choice.threads, _as_shell(SPIN_SETTINGS))
         else:
             os.environ['OMP_NUM_THREADS'] = str(choice.threads)
+            if not any(name in os.environ for name in SPIN_SETTINGS):
+                os.environ.update(SPIN_SETTINGS)
+                _SPIN_SET_BY_SSD_ZOO = True
     _CHOICE = choice
     return choice
+
+
+def _as_shell(settings: Mapping[str, str]) -> str:
+    return ' '.join('%s=%s' % item for item in settings.items())
+
+
+def wait_policy() -> str:
+    """libgomp's wait policy as this process's environment sets it, and by whom."""
+    values = {name: os.environ[name] for name in SPIN_SETTINGS if name in os.environ}
+    if not values:
+        return "libgomp's default"
+    return _as_shell(values) + (' (set by ssd_zoo)' if _SPIN_SET_BY_SSD_ZOO else ' (yours)')
 
 
 def describe() -> dict:
@@ -172,7 +204,7 @@ def describe() -> dict:
     features = [f.name for f in mx.runtime.Features().values() if f.enabled]
     return {'mxnet': mx.__version__, 'features': features, 'cpu': cpu_model(),
             'onednn_isa': onednn_isa(), 'threads': choice.threads,
-            'threads_reason': choice.reason,
+            'threads_reason': choice.reason, 'wait_policy': wait_policy(),
             'omp_num_threads_env': os.environ.get('OMP_NUM_THREADS')}
 
 

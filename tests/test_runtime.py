@@ -112,9 +112,84 @@ print(os.environ["OMP_NUM_THREADS"], busy, "%.3f" % ratio)
 '''
 
 
-def clean_env():
-    return {k: v for k, v in os.environ.items() if k not in ('OMP_NUM_THREADS',
-                                                               'MXNET_OMP_MAX_THREADS')}
+def clean_env(**extra):
+    """This environment without the thread and wait-policy settings ssd_zoo (imported by the
+    tests) put there, plus ``extra``."""
+    from ssd_zoo.runtime import SPIN_SETTINGS, THREAD_VARIABLES
+    env = {k: v for k, v in os.environ.items()
+           if k not in THREAD_VARIABLES and k not in SPIN_SETTINGS}
+    env.update(extra)
+    return env
+
+
+SETTINGS = '''
+import os, ssd_zoo
+print(os.environ.get("OMP_NUM_THREADS"), os.environ.get("OMP_WAIT_POLICY"),
+      os.environ.get("GOMP_SPINCOUNT"))
+'''
+
+
+@pytest.mark.parametrize('user, expected', [
+    ({}, 'ACTIVE 300000'),
+    ({'OMP_WAIT_POLICY': 'PASSIVE'}, 'PASSIVE None'),       # the user's policy wins
+    ({'GOMP_SPINCOUNT': '1000'}, 'None 1000'),
+    ({'OMP_NUM_THREADS': '2'}, 'None None'),                # so does the user's thread count
+])
+def test_import_sets_libgomps_wait_policy_unless_the_user_chose(user, expected):
+    out = subprocess.run([sys.executable, '-c', SETTINGS], env=clean_env(**user),
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split()[1:] == expected.split()
+
+
+SWITCHES = '''
+import os, sys
+import numpy as np
+import ssd_zoo, mxnet as mx
+
+
+def voluntary_switches():
+    total = 0
+    for tid in os.listdir('/proc/self/task'):
+        try:
+            with open('/proc/self/task/%s/status' % tid) as f:
+                total += sum(int(line.split()[1]) for line in f
+                             if line.startswith('voluntary_ctxt_switches'))
+        except OSError:
+            pass
+    return total
+
+
+net = ssd_zoo.get_model('ssd_300_plainnet_custom', classes=['a'], pretrained_base=False)
+net.initialize()
+net.hybridize(static_alloc=True, static_shape=True)
+# a large upload runs an OpenMP region in the main thread: libgomp now manages two teams
+x = mx.nd.array(np.random.rand(4, 3, 300, 300))[:1]
+for _ in range(3):
+    net(x)[0].wait_to_read()
+before = voluntary_switches()
+for _ in range(10):
+    net(x)[0].wait_to_read()
+print((voluntary_switches() - before) / 10)
+'''
+
+
+def switches_per_forward(**env):
+    out = subprocess.run([sys.executable, '-c', SWITCHES], env=clean_env(**env),
+                         capture_output=True, text=True, check=True)
+    return float(out.stdout.split()[-1])
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason='needs 2 CPUs')
+def test_the_wait_policy_keeps_mxnets_threads_from_sleeping_between_regions():
+    """With one thread per core and a second OpenMP team (the main thread's, after an
+    upload) libgomp throttles its spinning and the threads sleep and wake at every parallel
+    region of a forward pass (hundreds of voluntary context switches on 2 cores); ssd_zoo's
+    wait policy keeps most of them spinning. libgomp's default is what a user's own
+    OMP_NUM_THREADS gets."""
+    threads = str(len(os.sched_getaffinity(0)))
+    default = switches_per_forward(OMP_NUM_THREADS=threads)
+    ours = switches_per_forward()
+    assert ours < 0.5 * default, (ours, default)
 
 
 def forward(prefix=()):

@@ -94,7 +94,8 @@ def cmd_info(args) -> int:
     info = describe()
     print('mxnet %s; build features: %s' % (info['mxnet'], ', '.join(info['features'])))
     print('CPU: %s; oneDNN ISA: %s' % (info['cpu'], info['onednn_isa']))
-    print('threads: %d (%s)' % (info['threads'], info['threads_reason']))
+    print('threads: %d (%s); OpenMP wait policy: %s' % (info['threads'], info['threads_reason'],
+                                                        info['wait_policy']))
     return 0
 
 
