@@ -668,11 +668,14 @@ def bench_predictor_padding(batch=8, calls=5, rounds=3):
                                              1000 * seconds[(name, 'plain')],
                                              1000 * seconds[(name, 'padded')])
                                             for name, cin, height, channels in layers]))
-        plain = sum(r[4] for r in results[-1][2])
-        padded = sum(r[5] for r in results[-1][2])
         print('predictors of %s (%s), batch %d: %.1f ms as nn.Conv2D, %.1f ms block-padded'
-              % (network, dataset, batch, plain, padded), flush=True)
+              % ((network, dataset, batch) + padding_totals(results[-1][2])), flush=True)
     return results
+
+
+def padding_totals(layers):
+    """(nn.Conv2D ms, padded ms) of all the predictors of one model."""
+    return sum(r[4] for r in layers), sum(r[5] for r in layers)
 
 
 def padding_report(results, batch):
@@ -690,8 +693,7 @@ def padding_report(results, batch):
             lines.append('| %s %s | %s | %d | %d | %d | %.1f | %.1f |'
                          % (network, dataset, name, cin, side, channels, plain, padded))
         lines.append('| %s %s | **all** | | | | **%.1f** | **%.1f** |'
-                     % (network, dataset, sum(r[4] for r in layers),
-                        sum(r[5] for r in layers)))
+                     % ((network, dataset) + padding_totals(layers)))
     return lines + ['']
 
 
