@@ -84,11 +84,12 @@ def run_child(code, args, threads=None):
     import subprocess
 
     from ssd_zoo.runtime import SPIN_SETTINGS, THREAD_VARIABLES
-    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES}
+    # a chosen thread count keeps ssd_zoo's wait policy (as in-process); MXNet's own default
+    # comes with libgomp's
+    dropped = THREAD_VARIABLES + (tuple(SPIN_SETTINGS) if threads is None else ())
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     if threads is not None:
-        env['OMP_NUM_THREADS'] = str(threads)   # with ssd_zoo's wait policy, as in-process
-    else:
-        env = {k: v for k, v in env.items() if k not in SPIN_SETTINGS}
+        env['OMP_NUM_THREADS'] = str(threads)
     out = subprocess.run([sys.executable, '-c', code] + [str(a) for a in args], env=env,
                          check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
