@@ -138,6 +138,11 @@ class AnchorGenerator(HybridBlock):
         return self.layout.num_anchors
 
     def hybrid_forward(self, F, feature, image):  # pylint: disable=arguments-differ
+        # the anchors depend on the map's height and width only: a 1 x 1 x H x W slice cut off
+        # from the gradient spares backward a zero gradient of every feature map (computed
+        # through MultiBoxPrior and added to the real one) and the block a copy of the map
+        feature = F.stop_gradient(feature.slice_axis(axis=0, begin=0, end=1)
+                                  .slice_axis(axis=1, begin=0, end=1))
         step = self.layout.step
         centres = F.contrib.MultiBoxPrior(feature, sizes=(0.0,), ratios=(1.0,),
                                           steps=(step, step), offsets=self._offsets)

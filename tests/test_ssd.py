@@ -1,4 +1,6 @@
 """SSD block behaviour: modes, decoding, reset_class, anchors off the base size, bad input."""
+import json
+
 import mxnet as mx
 import numpy as np
 import pytest
@@ -122,6 +124,29 @@ def test_anchor_order_and_shapes_follow_the_operator_definition():
             for a, (w, h) in enumerate(wh):
                 want = np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]) / [24, 16, 24, 16]
                 np.testing.assert_allclose(anchors[i, j, a], want, rtol=1e-5)
+
+
+def test_anchor_generators_read_a_gradient_free_slice_of_each_feature_map():
+    """Backward must not run through the anchors (they depend on the maps' sizes only): every
+    ``MultiBoxPrior`` reads a 1 x 1 x H x W slice behind ``BlockGrad``, so no zero gradient of
+    a whole feature map is computed and added to the real one."""
+    net = ssd_zoo.get_model('ssd_300_plainnet_custom', classes=['a'], pretrained_base=False)
+    net.initialize()
+    data = mx.sym.var('data')
+    with mx.autograd.train_mode():
+        anchors = net(data)[2]
+    nodes = json.loads(anchors.tojson())['nodes']
+    internals = anchors.get_internals()
+    _, shapes, _ = internals.infer_shape(data=(2, 3, 300, 300))
+    shape_of = dict(zip(internals.list_outputs(), shapes))
+    priors = [n for n in nodes if n['op'] == '_contrib_MultiBoxPrior']
+    assert len(priors) == 2 * len(net.anchor_generators)
+    for prior in priors:
+        source = nodes[prior['inputs'][0][0]]
+        while source['op'] == 'slice_axis':   # the 1 x 1 cell of the shapes' call
+            source = nodes[source['inputs'][0][0]]
+        assert source['op'] == 'BlockGrad', prior['name']
+        assert shape_of[source['name'] + '_output'][:2] == (1, 1), source['name']
 
 
 def test_paper_sizes_and_anchor_counts():
