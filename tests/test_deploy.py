@@ -86,6 +86,23 @@ def test_onnx_detections_match_mxnet(name, tmp_path):
         assert_same_detections(as_numpy(net(x)), OnnxDetector(path)(x))
 
 
+def test_onnx_computes_fixed_gamma_batchnorms_with_gamma_one_as_mxnet_does(tmp_path):
+    """GluonCV's extra layers keep BatchNorm's fix_gamma: MXNet ignores their stored gamma,
+    which weight decay moves away from 1 in training (apache/mxnet#9624); mxnet.onnx reads
+    it. The export must compute what MXNet computes."""
+    net, x = conditioned('ssd_300_mobilenet0.25_voc')
+    expected = as_numpy(net(x))
+    decayed = [p for name, p in net.collect_params().items()
+               if name.startswith('expand') and name.endswith('_gamma')]
+    assert len(decayed) == 8
+    for param in decayed:
+        param.set_data(param.data() * 0.5)
+    for got, want in zip(as_numpy(net(x)), expected):  # MXNet: the same network
+        np.testing.assert_array_equal(got, want)
+    path = export_onnx(net, str(tmp_path / 'decayed.onnx'), x.shape)
+    assert_same_detections(expected, OnnxDetector(path)(x))
+
+
 def test_onnx_batch_is_dynamic_unless_fixed(tmp_path):
     net, x = conditioned('ssd_300_mobilenet0.25_voc')
     dynamic = OnnxDetector(export_onnx(net, str(tmp_path / 'dynamic.onnx'), (1, 3, 300, 300)))

@@ -1,9 +1,13 @@
-"""What every exporter checks and needs: the network's device, and that it can be exported."""
+"""What every exporter checks and needs: the network's device, that it can be exported, and
+the graph facts converters get wrong."""
 from __future__ import annotations
+
+import json
+from typing import List
 
 import mxnet as mx
 
-__all__ = ['network_context', 'check_exportable']
+__all__ = ['network_context', 'check_exportable', 'fixed_gamma_names']
 
 
 def network_context(net) -> mx.Context:
@@ -32,3 +36,20 @@ def check_exportable(net, height: int, width: int) -> None:
     if min(height, width) < smallest:
         raise ValueError('cannot export at %dx%d (HxW): every side must be at least %d pixels '
                          'for this SSD (base size %d)' % (height, width, smallest, net.base_size))
+
+
+def fixed_gamma_names(symbol: mx.sym.Symbol) -> List[str]:
+    """The gamma inputs of the ``BatchNorm`` nodes that compute with gamma = 1.
+
+    ``fix_gamma`` is the symbol operator's default (GluonCV's extra layers, the MXNet
+    example's networks keep it): MXNet then ignores the stored gamma, which weight decay still
+    moves away from 1 during training (apache/mxnet#9624). Converters that read the stored
+    value (``mxnet.onnx`` does) compute a different network.
+    """
+    nodes = json.loads(symbol.tojson())['nodes']
+    names = []
+    for node in nodes:
+        fixed = node.get('attrs', {}).get('fix_gamma', 'True')
+        if node['op'] == 'BatchNorm' and fixed.lower() in ('true', '1'):
+            names.append(nodes[node['inputs'][1][0]]['name'])
+    return names

@@ -3,7 +3,9 @@
 ``mxnet.onnx`` converts the network body (backbone, extra layers, predictors) but has no
 converter for any ``MultiBox*`` operator (apache/mxnet#15181), and GluonCV's SSD fails on
 ``slice_like`` / ``box_nms``. Here the body goes through ``mxnet.onnx`` up to the raw
-predictions, and the rest is appended in standard ONNX operators:
+predictions (each ``BatchNorm`` with ``fix_gamma`` given gamma = 1, as MXNet computes it:
+``mxnet.onnx`` would use the stored gamma, which weight decay moves), and the rest is appended
+in standard ONNX operators:
 
 * anchors are constants for the exported input size;
 * softmax, then box decoding (the SSD centre-size formula with variances 0.1/0.2);
@@ -29,7 +31,7 @@ from mxnet import autograd
 from mxnet.gluon import HybridBlock
 
 from ..defaults import SCORE_THRESH, VARIANCES
-from .common import check_exportable, network_context
+from .common import check_exportable, fixed_gamma_names, network_context
 from .export import FixedSizeSSD, fused_predictions
 from .model_info import write_model_info
 
@@ -102,6 +104,8 @@ def export_onnx(net, path: str, input_shape: Sequence[int], dynamic_batch: bool 
     params = {p.name: p.data(network_context(net)).as_in_context(mx.cpu())
               for p in body.collect_params().values()}
     params = {k: v for k, v in params.items() if k in set(symbol.list_inputs())}
+    for name in fixed_gamma_names(symbol):  # mxnet.onnx would use the stored gamma
+        params[name] = mx.nd.ones_like(params[name])
     os.makedirs(os.path.dirname(os.path.abspath(path)) or '.', exist_ok=True)
     shape = (None if dynamic_batch else batch, 3, height, width)
     mx.onnx.export_model(symbol, params, [tuple(input_shape)], [np.float32], path,
