@@ -233,3 +233,16 @@ def test_detection_agreement_allows_tied_rows_in_any_order_only():
     assert detection_mismatches(ref, fewer) == ['3 detections vs 2']
     rescored = (ids, scores + np.array([[2e-4], [0], [0], [0]], np.float32), boxes)
     assert len(detection_mismatches(ref, rescored)) == 1
+
+
+def test_detection_agreement_lets_a_score_at_the_threshold_be_on_one_side_only():
+    """MXNet keeps a score equal to the 0.01 threshold, ONNX's NonMaxSuppression drops it, and
+    rounding moves a score across it: such a row may be missing on either side; a row above
+    the threshold may not."""
+    ids = np.array([[1], [0], [-1]], np.float32)
+    boxes = np.array([[0, 0, 10, 10], [5, 5, 20, 20], [-1] * 4], np.float32)
+    fewer = (ids[[0, 2, 2]], np.array([[0.9], [-1], [-1]], np.float32), boxes[[0, 2, 2]])
+    for last, agree in ((0.01, True), (0.01005, True), (0.0102, False)):
+        ref = (ids, np.array([[0.9], [last], [-1]], np.float32), boxes)
+        assert (detection_mismatches(ref, fewer) == []) == agree, last
+        assert (detection_mismatches(fewer, ref) == []) == agree, last

@@ -11,6 +11,7 @@ from typing import List, Sequence
 import numpy as np
 
 from ..boxes import iou as box_iou
+from ..defaults import SCORE_THRESH
 
 __all__ = ['box_iou', 'same_box', 'tie_groups', 'detection_mismatches']
 
@@ -32,11 +33,14 @@ def tie_groups(scores: Sequence[float], tol: float) -> List[range]:
 
 
 def detection_mismatches(ref, got, top: int = 100, score_tol: float = 1e-4,
-                         min_iou: float = 0.99) -> List[str]:
+                         min_iou: float = 0.99, score_thresh: float = SCORE_THRESH) -> List[str]:
     """What differs between two detectors' outputs for one image (empty list: they agree).
 
     ``ref`` / ``got`` are ``(ids (K, 1), scores (K, 1), boxes (K, 4))``, best first, invalid
-    rows with id -1. Over the ``top`` best valid rows: the same number of detections, and
+    rows with id -1. Rows scoring within ``score_tol`` of the detectors' ``score_thresh`` are
+    left out: either side may keep or drop them (MXNet keeps a score equal to the threshold,
+    ONNX's ``NonMaxSuppression`` drops it, and rounding moves a score across it). Over the
+    ``top`` best valid rows: the same number of detections, and
     within each group of scores tied up to ``score_tol`` (whose order either side may choose)
     every reference detection has a partner of the same class, |score difference| <
     ``score_tol`` and IoU > ``min_iou``. A tie group cut by the ``top`` limit is compared only
@@ -44,7 +48,7 @@ def detection_mismatches(ref, got, top: int = 100, score_tol: float = 1e-4,
     """
     def valid(out):
         ids, scores, boxes = (np.asarray(o).reshape(len(o), -1) for o in out)
-        keep = ids[:, 0] >= 0
+        keep = (ids[:, 0] >= 0) & (scores[:, 0] >= score_thresh + score_tol)
         return ids[keep, 0][:top], scores[keep, 0][:top], boxes[keep][:top]
 
     (rid, rsc, rbox), (gid, gsc, gbox) = valid(ref), valid(got)
