@@ -328,6 +328,24 @@ def test_normalize_batch_is_the_per_channel_affine_map_bit_for_bit(mean, std):
         np.testing.assert_array_equal(got, expected)
 
 
+def test_normalize_batch_gives_the_same_bits_on_the_host_as_mxnets_image_normalize():
+    """The host lookup table (NumPy uint8 on the CPU) against MXNet's own operators (the
+    device path), for every uint8 value in every channel, on a non-contiguous batch."""
+    from ssd_zoo.data.preprocess import normalize_batch
+    from ssd_zoo.defaults import MEAN, STD
+    values = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    images = np.stack([np.stack([values, values.T, values[::-1]], axis=2)] * 3)[:, :, ::-1]
+    assert not images.flags.c_contiguous
+    host = normalize_batch(images).asnumpy()
+    operators = mx.nd.image.normalize(
+        mx.nd.array(images.transpose(0, 3, 1, 2), dtype='float32'),
+        mean=tuple(m * 255 for m in MEAN), std=tuple(s * 255 for s in STD)).asnumpy()
+    assert host.shape == (3, 3, 16, 16) and host.dtype == np.float32
+    np.testing.assert_array_equal(host, operators)
+    np.testing.assert_array_equal(normalize_batch(mx.nd.array(images, dtype='uint8')).asnumpy(),
+                                  operators)
+
+
 def test_val_transform_scales_labels():
     out, label = ValTransform(50)(np.zeros((100, 200, 3), np.uint8),
                                   np.array([[20, 10, 100, 50, 1, 0]], np.float32))

@@ -18,7 +18,6 @@ from mxnet import autograd
 
 from ..data.preprocess import normalize_batch
 from .loss import SSDMultiBoxLoss, to_multibox_labels
-from .transfer import to_device
 from .workers import Workers
 
 __all__ = ['TrainStep', 'StepLosses']
@@ -37,9 +36,11 @@ class StepLosses:
         return math.isfinite(self.cls_loss) and math.isfinite(self.box_loss)
 
 
-def _split(array: np.ndarray, contexts, dtype):
-    parts = np.array_split(array, len(contexts))
-    return [to_device(part, c, dtype) for part, c in zip(parts, contexts)]
+def _normalized_parts(images: np.ndarray, contexts):
+    """The uint8 batch split over ``contexts``, each part normalized for its device (on the
+    host for a CPU, after a uint8 upload elsewhere: :func:`normalize_batch`)."""
+    return [normalize_batch(part, ctx=c)
+            for part, c in zip(np.array_split(images, len(contexts)), contexts)]
 
 
 class TrainStep:
@@ -75,14 +76,14 @@ class TrainStep:
 
     def __call__(self, images: np.ndarray, labels: np.ndarray, lr: float) -> mx.nd.NDArray:
         self.trainer.set_learning_rate(lr)
-        xs = _split(images, self.contexts, 'uint8')
+        xs = _normalized_parts(images, self.contexts)
         height, width = images.shape[1:3]
         ys = np.array_split(to_multibox_labels(labels, width, height), len(self.contexts))
         home = self.contexts[0]
         with autograd.record():
             parts = []
             for x, y in zip(xs, ys):
-                cls_preds, box_preds, anchors = self.net(normalize_batch(x))
+                cls_preds, box_preds, anchors = self.net(x)
                 matches = self.loss.match(self._host_anchors(anchors, (height, width)), y)
                 parts.append(self.loss.from_matches(cls_preds, box_preds, matches))
             # positives and loss sums of the combined batch (every device, every worker)
