@@ -2,6 +2,7 @@
 names matched without case and spaces, undecodable images skipped deterministically - and
 ``strict`` (``--strict-data``) stopping at each with the file named."""
 import json
+import logging
 import os
 
 import cv2
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 
 from ssd_zoo.data import BadDataError, VOCFolder, generate_shapes, make_loader, read_image
+from ssd_zoo.data.cache import GIB, DecodedImageCache
 from ssd_zoo.data.coco import COCODetection
 from ssd_zoo.data.loader import uses_threads
 from ssd_zoo.data.shapes import ShapesSpec
@@ -136,6 +138,69 @@ def test_loader_workers_yield_the_batches_made_inline_with_their_skips(damaged, 
         assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
         assert (a.skipped, a.replaced) == (b.skipped, b.replaced)
     assert [bad] in [b.skipped for b in parallel]
+
+
+class CountingReads:
+    """A dataset that counts the items read from it (each a file decoded)."""
+
+    def __init__(self, dataset):
+        self.dataset, self.reads = dataset, 0
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def load(self, index):
+        self.reads += 1
+        return self.dataset.load(index)
+
+
+@pytest.mark.parametrize('workers', [0, 1])
+def test_cached_images_give_the_same_batches_and_are_decoded_once(damaged, workers):
+    """With --cache-images the batches of every epoch are those of a loader that decodes
+    each time, skipped file included, and the second epoch decodes nothing."""
+    root, bad = damaged
+    counted = CountingReads(VOCFolder(root, 'train'))
+    plain, plain_sampler = make_loader(VOCFolder(root, 'train'), TrainTransform(64), 4,
+                                       shuffle=True, seed=3, num_workers=workers)
+    cached, cached_sampler = make_loader(counted, TrainTransform(64), 4, shuffle=True, seed=3,
+                                         num_workers=workers, cache_bytes=GIB)
+    for epoch in range(2):
+        plain_sampler.set_epoch(epoch)
+        cached_sampler.set_epoch(epoch)
+        for a, b in zip(plain, cached):
+            assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+            assert (a.skipped, a.replaced) == (b.skipped, b.replaced)
+        assert counted.reads == len(counted)  # all in the first epoch, none in the second
+    assert [bad] in [b.skipped for b in cached]
+
+
+def test_the_image_cache_keeps_its_budget_and_hands_out_copies(damaged, caplog):
+    root, _ = damaged
+    counted = CountingReads(VOCFolder(root, 'train'))
+    one_image = counted.load(0)[0].nbytes
+    cache = DecodedImageCache(counted, 2 * one_image)
+    image, label, _ = cache.load(0)
+    image[:] = 0
+    label[:] = -5
+    again, label_again, _ = cache.load(0)
+    assert again.any() and (label_again != -5).all()  # what the caller did stays its own
+    with caplog.at_level(logging.INFO, logger='ssd_zoo.data.cache'):
+        for index in (1, 2, 3, 1, 2, 3):
+            cache.load(index)
+    # 0 and 1 kept; 2 and 3 read twice; the full cache said once
+    assert (cache.used, counted.reads) == (2 * one_image, 1 + 1 + 1 + 2 * 2)
+    assert caplog.text.count('image cache full at') == 1 and '--cache-images' in caplog.text
+    with pytest.raises(ValueError, match='>= 0'):
+        DecodedImageCache(counted, -1)
+
+
+def test_worker_processes_share_the_image_cache_budget(damaged, caplog):
+    root, _ = damaged
+    with caplog.at_level(logging.INFO, logger='ssd_zoo.data.loader'):
+        loader, _ = make_loader(VOCFolder(root, 'train'), TrainTransform(64), 4, shuffle=True,
+                                num_workers=2, workers='process', cache_bytes=GIB)
+    assert loader._dataset.dataset.budget == GIB // 2
+    assert '0.50 GiB in each of 2 worker processes' in caplog.text
 
 
 def test_one_loader_worker_is_a_thread_several_are_processes():

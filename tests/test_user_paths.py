@@ -257,6 +257,7 @@ def test_demo_searches_folders_recursively_with_unique_names_and_per_file_errors
 @pytest.mark.parametrize('flags,status,says', [
     (['--resume'], 2, '--resume-or-start'),
     (['--epochs', '0'], 2, 'at least 1'),
+    (['--cache-images', '-1'], 2, '--cache-images -1: give the GiB'),
     (['--dataset-root', 'data/shape'], 1, 'data/shape does not exist'),
     (['--dataset', 'custom', '--dataset-root', 'nowhere'], 1, 'nowhere does not exist'),
 ])

@@ -7,6 +7,7 @@ uninterrupted one would.
 """
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from typing import Iterator, List, Optional
 
@@ -16,6 +17,9 @@ from mxnet.gluon.data import DataLoader, Dataset, Sampler
 
 from ..defaults import MEAN_PIXEL
 from .base import LABEL_WIDTH
+from .cache import GIB, DecodedImageCache
+
+log = logging.getLogger(__name__)
 
 __all__ = ['AugmentedDataset', 'EpochBatchSampler', 'Batch', 'batchify', 'make_loader',
            'uses_threads', 'WORKER_KINDS']
@@ -149,15 +153,24 @@ def uses_threads(workers: str, num_workers: int) -> bool:
 
 def make_loader(dataset, transform, batch_size: int, shuffle: bool, seed: int = 0,
                 num_workers: int = 0, drop_last: Optional[bool] = None, shard=(0, 1),
-                workers: str = 'auto'):
+                workers: str = 'auto', cache_bytes: int = 0):
     """A DataLoader over ``dataset`` through ``transform``; returns (loader, sampler).
 
     ``shard=(rank, count)``: this worker's part of every epoch (see :class:`EpochBatchSampler`).
     ``num_workers`` workers (0: batches are made when asked for, in the caller's thread) run
     as ``workers``: one of :data:`WORKER_KINDS` (see :func:`uses_threads`). Either way a batch
-    depends on (seed, epoch, index) only.
+    depends on (seed, epoch, index) only. ``cache_bytes``: decoded images kept in memory for
+    the next epochs (:class:`~ssd_zoo.data.cache.DecodedImageCache`), split evenly between
+    worker processes (each has its own memory), so that together they keep at most that.
     """
     threads = uses_threads(workers, num_workers)
+    if cache_bytes:
+        processes = num_workers if num_workers and not threads else 1
+        dataset = DecodedImageCache(dataset, cache_bytes // processes)
+        log.info('keeping up to %.2f GiB of decoded images in memory%s', cache_bytes / GIB,
+                 ' (%.2f GiB in each of %d worker processes)' % (cache_bytes / processes / GIB,
+                                                                 processes)
+                 if processes > 1 else '')
     sampler = EpochBatchSampler(len(dataset), batch_size, shuffle, seed,
                                 shuffle if drop_last is None else drop_last, shard)
     with one_opencv_thread_in_children():

@@ -14,6 +14,7 @@ from typing import List, Optional, Sequence, Union
 
 import mxnet as mx
 
+from ..data.cache import GIB
 from ..data.loader import make_loader
 from ..data.transforms import AUGMENT_PRESETS, TrainTransform, ValTransform
 from ..evaluation import evaluate
@@ -60,6 +61,9 @@ class TrainConfig:
     num_workers: int = 1
     #: how the loader's workers run: one of :data:`ssd_zoo.data.loader.WORKER_KINDS`
     worker_kind: str = 'auto'
+    #: GiB of decoded training images kept in memory for the next epochs (0: decode each
+    #: epoch); see :class:`ssd_zoo.data.cache.DecodedImageCache`
+    cache_images: float = 0.0
     freeze: Optional[str] = None
     kvstore: str = 'device'
     #: a name of :data:`ssd_zoo.data.transforms.AUGMENT_PRESETS` or TrainTransform options
@@ -151,7 +155,8 @@ def _prepare(net, train_dataset, val_dataset, cfg: TrainConfig, contexts) -> _Ru
                                                                 **cfg.augment_options()),
                                   cfg.batch_size, shuffle=True, seed=cfg.seed,
                                   num_workers=cfg.num_workers, workers=cfg.worker_kind,
-                                  shard=(workers.rank, workers.count))
+                                  shard=(workers.rank, workers.count),
+                                  cache_bytes=int(cfg.cache_images * GIB))
     val_loader = None
     if val_dataset is not None and workers.chief:
         val_loader, _ = make_loader(val_dataset, ValTransform(cfg.data_shape), cfg.batch_size,
