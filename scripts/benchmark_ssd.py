@@ -536,7 +536,7 @@ def bench_training_loop(network, side, batch, iterations, classes, rounds=3):
 
     from ssd_zoo.data import TrainTransform, VOCFolder, batchify, generate_shapes
     from ssd_zoo.data.shapes import ShapesSpec
-    from ssd_zoo.train import TrainConfig, TrainStep, fit
+    from ssd_zoo.train import TrainConfig, TrainStep
     from ssd_zoo.train.loss import to_multibox_labels
     from ssd_zoo.train.targets import mine_negatives
 
@@ -592,33 +592,43 @@ def bench_training_loop(network, side, batch, iterations, classes, rounds=3):
         # the first images of the shapes training set (the same seed), one epoch's worth
         subset = VOCFolder(generate_shapes(os.path.join(tmp, 'shapes'), ShapesSpec(
             num_train=batch * iterations, num_val=0)), 'train')
-        cfg = TrainConfig(epochs=rounds + 1, batch_size=batch, data_shape=side,
-                          save_dir=os.path.join(tmp, 'run'),
-                          save_interval=0, val_interval=10 ** 6, network=network,
-                          lr=1e-4, warmup_epochs=0)
-        bare_seconds = []
-
-        def bare_after_each_epoch(epoch, index, _):
-            # bare's burst right after each epoch's steps: the pair sees the same machine
-            if index == iterations - 1:
-                mx.nd.waitall()
-                start = time.perf_counter()
-                for _ in range(iterations):
-                    bare()
-                bare_seconds.append(time.perf_counter() - start)
-
-        history = fit(net, subset, None, cfg, on_step=bare_after_each_epoch)  # the same net
-    loop_seconds = [batch * iterations / row['img_per_s'] - burst   # the epoch minus the burst
-                    for row, burst in zip(history, bare_seconds)]
-    rates['loop'] = statistics.median(batch * iterations / s for s in loop_seconds[1:])
-    rates['loop_vs_bare'] = statistics.median(b / s for b, s in zip(bare_seconds[1:],
-                                                                      loop_seconds[1:]))
-    print('training %s %d batch %d: bare %.1f img/s, step %.1f, loop %.1f (loop/bare %.2f); '
-          'targets per batch: MultiBoxTarget %.0f ms, host matching %.0f ms + device mining '
-          '%.0f ms' % (network, side, batch, rates['bare'], rates['step'], rates['loop'],
-                       rates['loop_vs_bare'], rates['target_ms'], rates['match_ms'],
-                       rates['mine_ms']), flush=True)
+        for key, cache in (('loop', 0.0), ('cached', 1.0)):
+            cfg = TrainConfig(epochs=rounds + 1, batch_size=batch, data_shape=side,
+                              save_dir=os.path.join(tmp, key), save_interval=0,
+                              val_interval=10 ** 6, network=network, lr=1e-4,
+                              warmup_epochs=0, cache_images=cache)
+            rates[key], ratios = loop_against_bare(net, subset, cfg, bare, iterations)
+            rates[key + '_vs_bare'] = statistics.median(ratios)
+            rates[key + '_vs_bare_range'] = (min(ratios), max(ratios))
+    print('training %s %d batch %d: bare %.1f img/s, step %.1f, loop %.1f (loop/bare %.2f), '
+          'with cached images %.1f (%.2f); targets per batch: MultiBoxTarget %.0f ms, host '
+          'matching %.0f ms + device mining %.0f ms'
+          % (network, side, batch, rates['bare'], rates['step'], rates['loop'],
+             rates['loop_vs_bare'], rates['cached'], rates['cached_vs_bare'],
+             rates['target_ms'], rates['match_ms'], rates['mine_ms']), flush=True)
     return rates
+
+
+def loop_against_bare(net, dataset, cfg, bare, iterations):
+    """img/s of ``fit`` (median of the epochs after the first) and, per such epoch, the
+    ratio of its time to a burst of as many ``bare`` calls run right after it (so that both
+    see the same machine: its speed drifts)."""
+    from ssd_zoo.train import fit
+    bare_seconds = []
+
+    def bare_after_each_epoch(epoch, index, _):
+        if index == iterations - 1:
+            mx.nd.waitall()
+            start = time.perf_counter()
+            for _ in range(iterations):
+                bare()
+            bare_seconds.append(time.perf_counter() - start)
+
+    history = fit(net, dataset, None, cfg, on_step=bare_after_each_epoch)  # the same net
+    loop_seconds = [cfg.batch_size * iterations / row['img_per_s'] - burst  # minus the burst
+                    for row, burst in zip(history, bare_seconds)]
+    rate = statistics.median(cfg.batch_size * iterations / s for s in loop_seconds[1:])
+    return rate, [b / s for b, s in zip(bare_seconds[1:], loop_seconds[1:])]
 
 
 #: (network, dataset) whose predictor convolutions the padding comparison times
@@ -698,10 +708,10 @@ def padding_report(results, batch):
     return lines + ['']
 
 
-def bench_training(out_path, iterations=12):
+def bench_training(out_path, iterations=12, rounds=5):
     from ssd_zoo.data import SHAPE_CLASSES
     from ssd_zoo.runtime import describe
-    rows = [(n, s, b, bench_training_loop(n, s, b, iterations, SHAPE_CLASSES))
+    rows = [(n, s, b, bench_training_loop(n, s, b, iterations, SHAPE_CLASSES, rounds))
             for n, s, b in TRAINING_MODELS]
     padding = bench_predictor_padding(PADDING_BATCH)
     info = describe()
@@ -716,22 +726,29 @@ def bench_training(out_path, iterations=12):
              'targets: matching on the host during the forward pass, hard-negative mining on '
              'the device; the SSD loss, uint8 upload and normalization);',
              '- loop: `ssd_zoo.train.fit` over %d batches of `shapes` (loader with 1 worker, a '
-             'thread, flips, the step, the loss read one step late), median of epochs 2-4; '
+             'thread, flips, the step, the loss read one step late), median of epochs 2-%d; '
              'loop / bare: the median over those epochs of the loop\'s time against a burst of '
              'as many bare calls run right after the epoch (so that both see the same '
-             'machine: its speed drifts).' % iterations,
+             'machine: its speed drifts), and in brackets the lowest and highest epoch;'
+             % (iterations, rounds + 1),
+             '- cached loop: the same with `--cache-images 1` (decoded images kept in memory '
+             'after the first epoch: the loader no longer decodes JPEGs);',
              '- targets: the same targets by `MultiBoxTarget` (the operator the step used '
              'before; equal outputs), and the step\'s own host matching and device mining, '
              'per batch.',
-             '', 'bare, step and the three target computations take turns for 3 rounds of %d '
-             'calls (medians), after a warm-up.' % iterations, '',
+             '', 'bare, step and the three target computations take turns for %d rounds of %d '
+             'calls (medians), after a warm-up.' % (rounds, iterations), '',
              '| network | input | batch | bare img/s | step img/s | loop img/s | loop / bare '
-             '| MultiBoxTarget ms | host matching ms | device mining ms |',
-             '|---|---|---|---:|---:|---:|---:|---:|---:|---:|']
+             '(epochs) | cached loop img/s | cached loop / bare (epochs) | MultiBoxTarget ms '
+             '| host matching ms | device mining ms |',
+             '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
     for network, side, batch, r in rows:
-        lines.append('| %s | %d | %d | %.1f | %.1f | %.1f | %.2f | %.0f | %.0f | %.0f |'
-                     % (network, side, batch, r['bare'], r['step'], r['loop'],
-                        r['loop_vs_bare'], r['target_ms'], r['match_ms'], r['mine_ms']))
+        lines.append('| %s | %d | %d | %.1f | %.1f | %.1f | %.2f (%.2f-%.2f) | %.1f | '
+                     '%.2f (%.2f-%.2f) | %.0f | %.0f | %.0f |'
+                     % ((network, side, batch, r['bare'], r['step'], r['loop'],
+                         r['loop_vs_bare']) + r['loop_vs_bare_range']
+                        + (r['cached'], r['cached_vs_bare']) + r['cached_vs_bare_range']
+                        + (r['target_ms'], r['match_ms'], r['mine_ms'])))
     lines.append('')
     lines += padding_report(padding, PADDING_BATCH)
     with open(out_path, 'w') as f:
@@ -753,12 +770,14 @@ def main(argv=None):
     pipe.add_argument('--out', default=os.path.join('benchmarks', 'pipeline.md'))
     train = sub.add_parser('training', help='the training loop vs the bare network')
     train.add_argument('--iterations', type=int, default=12)
+    train.add_argument('--rounds', type=int, default=5,
+                       help='measured loop epochs (after one warm-up epoch)')
     train.add_argument('--out', default=os.path.join('benchmarks', 'training.md'))
     args = parser.parse_args(argv)
     if args.command == 'inference':
         bench_inference(args.models, args.batch_sizes, args.rounds, args.out)
     elif args.command == 'training':
-        bench_training(args.out, args.iterations)
+        bench_training(args.out, args.iterations, args.rounds)
     else:
         bench_pipeline(args.out, args.images)
     return 0

@@ -16,6 +16,6 @@ __all__ = ['ClassMap', 'ClassMismatchError', 'match_classes', 'COCODetection', '
            'build_dataset', 'build_datasets', 'LstDetection', 'RecordDetection',
            'BadDataError', 'DetectionDataset', 'read_image', 'DecodedImageCache',
            'AugmentedDataset', 'EpochBatchSampler', 'batchify', 'make_loader', 'SHAPE_CLASSES',
-           'ShapesSpec',
-           'default_shapes_root', 'generate_shapes', 'TrainTransform', 'ValTransform',
-           'normalize_batch', 'VOC_CLASSES', 'VOCDetection', 'VOCFolder', 'read_class_list']
+           'ShapesSpec', 'default_shapes_root', 'generate_shapes', 'TrainTransform',
+           'ValTransform', 'normalize_batch', 'VOC_CLASSES', 'VOCDetection', 'VOCFolder',
+           'read_class_list']
