@@ -22,7 +22,8 @@ import numpy as np
 
 from .classes import fold_name
 
-__all__ = ['DetectionDataset', 'read_image', 'BadDataError', 'LABEL_WIDTH', 'MAX_NAMED']
+__all__ = ['DetectionDataset', 'read_image', 'load_item', 'BadDataError', 'LABEL_WIDTH',
+           'MAX_NAMED']
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,16 @@ def _read_with_pillow(path: str) -> np.ndarray:
             return np.asarray(image.convert('RGB'))
     except (OSError, UnidentifiedImageError) as err:
         raise BadDataError('cannot read image %s: %s' % (path, err)) from None
+
+
+def load_item(dataset, index: int):
+    """``(image, label, skipped)`` of item ``index`` of any dataset: through
+    :meth:`DetectionDataset.load` where it has one (ssd_zoo's datasets skip undecodable
+    images), else ``dataset[index]`` with nothing skipped."""
+    if hasattr(dataset, 'load'):
+        return dataset.load(index)
+    image, label = dataset[index]
+    return image, label, ''
 
 
 class DetectionDataset:

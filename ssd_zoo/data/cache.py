@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from .base import load_item
+
 log = logging.getLogger(__name__)
 
 __all__ = ['DecodedImageCache', 'GIB']
@@ -54,16 +56,10 @@ class DecodedImageCache:
         """``(image, label, skipped)`` of item ``index``, as :meth:`DetectionDataset.load`."""
         item = self._items.get(index)
         if item is None:
-            item = self._read(index)
+            item = load_item(self.dataset, index)
             self._keep(index, item)
         image, label, skipped = item
         return image.copy(), label.copy(), skipped
-
-    def _read(self, index: int):
-        if hasattr(self.dataset, 'load'):
-            return self.dataset.load(index)
-        image, label = self.dataset[index]
-        return image, label, ''
 
     def _keep(self, index: int, item) -> None:
         size = item[0].nbytes

@@ -16,7 +16,7 @@ import numpy as np
 from mxnet.gluon.data import DataLoader, Dataset, Sampler
 
 from ..defaults import MEAN_PIXEL
-from .base import LABEL_WIDTH
+from .base import LABEL_WIDTH, load_item
 from .cache import GIB, DecodedImageCache
 
 log = logging.getLogger(__name__)
@@ -37,10 +37,7 @@ class AugmentedDataset(Dataset):
     def __getitem__(self, key):
         epoch, index = divmod(int(key), len(self.dataset))
         rng = np.random.default_rng([self.seed, epoch, index])
-        if hasattr(self.dataset, 'load'):  # ssd_zoo's datasets skip undecodable images
-            image, label, skipped = self.dataset.load(index)
-        else:
-            (image, label), skipped = self.dataset[index], ''
+        image, label, skipped = load_item(self.dataset, index)
         return tuple(self.transform(image, label, rng)) + (skipped,)
 
 
@@ -167,10 +164,11 @@ def make_loader(dataset, transform, batch_size: int, shuffle: bool, seed: int = 
     if cache_bytes:
         processes = num_workers if num_workers and not threads else 1
         dataset = DecodedImageCache(dataset, cache_bytes // processes)
-        log.info('keeping up to %.2f GiB of decoded images in memory%s', cache_bytes / GIB,
-                 ' (%.2f GiB in each of %d worker processes)' % (cache_bytes / processes / GIB,
-                                                                 processes)
-                 if processes > 1 else '')
+        if processes > 1:
+            log.info('keeping up to %.2f GiB of decoded images in memory (%.2f GiB in each of '
+                     '%d worker processes)', cache_bytes / GIB, dataset.budget / GIB, processes)
+        else:
+            log.info('keeping up to %.2f GiB of decoded images in memory', cache_bytes / GIB)
     sampler = EpochBatchSampler(len(dataset), batch_size, shuffle, seed,
                                 shuffle if drop_last is None else drop_last, shard)
     with one_opencv_thread_in_children():
