@@ -137,11 +137,14 @@ def test_lst_and_rec_in_mxnet_example_format(tmp_path):
     rec = mx.recordio.MXIndexedRecordIO(str(tmp_path / 'train.idx'), str(tmp_path / 'train.rec'),
                                         'w')
     header = mx.recordio.IRHeader(0, [2, 6, 1, .1, .2, .5, .9, 0, 0, 0, 0, .2, .2, 1], 0, 0)
-    rec.write_idx(0, mx.recordio.pack_img(header, cv2.imread(str(tmp_path / 'img' / 'a.jpg'))))
+    pixels = np.random.default_rng(0).integers(0, 255, (50, 100, 3), dtype=np.uint8)
+    record = mx.recordio.pack_img(header, cv2.GaussianBlur(pixels, (5, 5), 0), quality=90)
+    rec.write_idx(0, record)
     rec.close()
     packed = RecordDetection(str(tmp_path / 'train.rec'), ['a', 'b'])
     np.testing.assert_allclose(packed.label(0), expected, atol=1e-4)
-    assert packed[0][0].shape == (50, 100, 3)
+    _, opencv_bgr = mx.recordio.unpack_img(record)  # MXNet's own decoding of the record
+    np.testing.assert_array_equal(packed[0][0], opencv_bgr[:, :, ::-1])
     (tmp_path / 'bad.lst').write_text(line.replace('\t1\t0.1', '\t5\t0.1'))
     with pytest.raises(BadDataError, match='bad.lst line 1 object 0: class 5'):
         LstDetection(str(tmp_path / 'bad.lst'), str(tmp_path), ['a', 'b'])

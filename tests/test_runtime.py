@@ -228,6 +228,7 @@ def test_ssd_zoo_info_names_the_threads_and_the_isa():
         assert main(['info']) == 0
     text = buffer.getvalue()
     assert 'threads:' in text and 'oneDNN ISA' in text and 'MKLDNN' in text
+    assert 'JPEG decoding: libjpeg-turbo with SIMD (simplejpeg' in text
 
 
 class _ReportThreads:

@@ -90,12 +90,14 @@ def cmd_anchors(args) -> int:
 
 
 def cmd_info(args) -> int:
+    from ..data import jpeg
     from ..runtime import describe
     info = describe()
     print('mxnet %s; build features: %s' % (info['mxnet'], ', '.join(info['features'])))
     print('CPU: %s; oneDNN ISA: %s' % (info['cpu'], info['onednn_isa']))
     print('threads: %d (%s); OpenMP wait policy: %s' % (info['threads'], info['threads_reason'],
                                                         info['wait_policy']))
+    print('JPEG decoding: %s' % jpeg.decoder())
     return 0
 
 

@@ -21,9 +21,10 @@ import cv2
 import numpy as np
 
 from .classes import fold_name
+from .jpeg import fast_decode
 
-__all__ = ['DetectionDataset', 'read_image', 'load_item', 'BadDataError', 'LABEL_WIDTH',
-           'MAX_NAMED']
+__all__ = ['DetectionDataset', 'read_image', 'decode_image', 'load_item', 'BadDataError',
+           'LABEL_WIDTH', 'MAX_NAMED']
 
 log = logging.getLogger(__name__)
 
@@ -38,14 +39,30 @@ class BadDataError(ValueError):
 
 
 def read_image(path: str) -> np.ndarray:
-    """HWC RGB uint8 image (grayscale, RGBA and CMYK files converted; a GIF's first frame);
-    an unreadable or corrupt file raises naming the path."""
-    image = cv2.imread(path, cv2.IMREAD_COLOR)
+    """HWC RGB uint8 image (grayscale, RGBA and CMYK files converted; EXIF orientation applied;
+    a GIF's first frame); an unreadable or corrupt file raises naming the path."""
+    try:
+        with open(path, 'rb') as f:
+            data = f.read()
+    except OSError:
+        data = b''
+    image = decode_image(data)
     if image is None and path.lower().endswith('.gif'):
         return _read_with_pillow(path)  # OpenCV has no GIF decoder
     if image is None:
         raise BadDataError('cannot read image %s (missing, unreadable or not an image)' % path)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    return image
+
+
+def decode_image(data: bytes) -> Optional[np.ndarray]:
+    """HWC RGB uint8 pixels of an encoded image (what OpenCV's ``imdecode`` gives, JPEGs by
+    libjpeg-turbo's SIMD build where the pixels are the same: :mod:`.jpeg`); None if OpenCV
+    cannot decode it either."""
+    image = fast_decode(data)
+    if image is not None:
+        return image
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) if data else None
+    return None if image is None else cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 def _read_with_pillow(path: str) -> np.ndarray:

@@ -16,11 +16,11 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 
 from ..boxes import pairwise_iou
 from ..defaults import MATCH_IOU
+from .base import decode_image
 
 __all__ = ['ImageCheck', 'check_image', 'decode_all', 'Coverage', 'anchor_coverage',
            'suggest_scale', 'box_statistics', 'SIZE_BUCKETS']
@@ -50,7 +50,7 @@ def check_image(path: str) -> ImageCheck:
     except OSError as err:
         return ImageCheck(path, 'cannot open: %s' % err.strerror)
     digest = hashlib.sha1(data).hexdigest()
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    image = decode_image(data)
     if image is None:
         return ImageCheck(path, 'not a decodable image', digest=digest)
     if path.lower().endswith(('.jpg', '.jpeg')) and not data.rstrip(b'\0').endswith(b'\xff\xd9'):

@@ -13,7 +13,7 @@ from typing import Optional, Sequence
 import cv2
 import numpy as np
 
-from .base import BadDataError, DetectionDataset
+from .base import BadDataError, DetectionDataset, decode_image
 
 __all__ = ['LstDetection', 'RecordDetection', 'parse_packed_label']
 
@@ -120,9 +120,12 @@ class RecordDetection(DetectionDataset):
         import mxnet as mx
         if self._record is None:  # opened lazily: each worker process has its own handle
             self._record = mx.recordio.MXIndexedRecordIO(self._idx_file, self._rec_file, 'r')
-        _, image = mx.recordio.unpack_img(self._record.read_idx(self._keys[index]),
-                                          cv2.IMREAD_COLOR)
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), self._labels[index].copy()
+        _, encoded = mx.recordio.unpack(self._record.read_idx(self._keys[index]))
+        image = decode_image(encoded)
+        if image is None:  # the constructor kept only records that decoded
+            raise BadDataError('%s record %s: the image does not decode'
+                               % (self._rec_file, self._keys[index]))
+        return image, self._labels[index].copy()
 
     def __getstate__(self):
         state = dict(self.__dict__)
