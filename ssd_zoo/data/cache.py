@@ -3,8 +3,8 @@
 Decoding is half of what the loader does with the default flip-only augmentation: a 300 x 300
 JPEG of the shapes data takes 0.4 ms of the ~0.9 ms of CPU per image (AMD EPYC, libjpeg-turbo
 with SIMD: :mod:`.jpeg`), and on a 2-core machine every millisecond of it is taken from one
-of MXNet's two OpenMP threads while the other waits at the next barrier. A dataset that fits in memory can be
-decoded once, as YOLOv5's ``--cache ram`` does.
+of MXNet's two OpenMP threads while the other waits at the next barrier. A dataset that fits
+in memory can be decoded once, as YOLOv5's ``--cache ram`` does.
 """
 from __future__ import annotations
 
