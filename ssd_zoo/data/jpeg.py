@@ -29,7 +29,8 @@ __all__ = ['fast_decode', 'exif_orientation', 'decoder', 'FAST_COLORSPACES']
 #: JPEG colour spaces (as libjpeg-turbo's header reports them) decoded to OpenCV's pixels
 FAST_COLORSPACES = ('YCbCr', 'Gray')
 
-_SOI, _SOS, _EOI, _APP1 = 0xD8, 0xDA, 0xD9, 0xE1
+_START_OF_IMAGE = b'\xff\xd8'
+_SOS, _EOI, _APP1 = 0xDA, 0xD9, 0xE1
 #: markers without a length field (TEM, restart markers)
 _STANDALONE = {0x01} | set(range(0xD0, 0xD8))
 _EXIF_HEADER = b'Exif\0\0'
@@ -89,7 +90,7 @@ def exif_orientation(data: bytes) -> Optional[int]:
 def fast_decode(data: bytes) -> Optional[np.ndarray]:
     """HWC RGB uint8 pixels of a JPEG file's bytes, as OpenCV would decode them, or None where
     OpenCV must decode it (see the module's description)."""
-    if simplejpeg is None or data[:2] != b'\xff\xd8' or exif_orientation(data) != 1:
+    if simplejpeg is None or not data.startswith(_START_OF_IMAGE) or exif_orientation(data) != 1:
         return None
     try:
         if simplejpeg.decode_jpeg_header(data)[2] not in FAST_COLORSPACES:
