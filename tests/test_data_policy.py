@@ -194,6 +194,19 @@ def test_the_image_cache_keeps_its_budget_and_hands_out_copies(damaged, caplog):
         DecodedImageCache(counted, -1)
 
 
+def test_the_image_cache_indexes_as_its_dataset_with_the_replacement_of_a_bad_file(damaged):
+    """``cache[i]`` (the cache used as a plain dataset) is ``dataset.load(i)`` without the
+    skip report: an undecodable file gives the next readable image with its own labels."""
+    root, _ = damaged
+    dataset = VOCFolder(root, 'train')
+    cache = DecodedImageCache(dataset, GIB)
+    for index, source in ((0, 0), (3, 4), (3, 4)):  # 000003.jpg is bad; then from memory
+        image, label = cache[index]
+        expected_image, expected_label = dataset[source]
+        assert np.array_equal(image, expected_image) and np.array_equal(label, expected_label)
+    assert len(cache) == len(dataset)
+
+
 def test_worker_processes_share_the_image_cache_budget(damaged, caplog):
     root, _ = damaged
     with caplog.at_level(logging.INFO, logger='ssd_zoo.data.loader'):
