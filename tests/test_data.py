@@ -150,6 +150,20 @@ def test_lst_and_rec_in_mxnet_example_format(tmp_path):
         LstDetection(str(tmp_path / 'bad.lst'), str(tmp_path), ['a', 'b'])
 
 
+def test_a_record_whose_image_does_not_decode_is_named_or_collected(tmp_path):
+    rec = mx.recordio.MXIndexedRecordIO(str(tmp_path / 'r.idx'), str(tmp_path / 'r.rec'), 'w')
+    header = mx.recordio.IRHeader(0, [2, 5, 0, .1, .2, .5, .9], 0, 0)
+    rec.write_idx(0, mx.recordio.pack_img(header, np.full((20, 30, 3), 90, np.uint8)))
+    rec.write_idx(1, mx.recordio.pack(header, b'not an image'))
+    rec.close()
+    with pytest.raises(BadDataError, match=r'r.rec record 1: the image does not decode'):
+        RecordDetection(str(tmp_path / 'r.rec'), ['a'])
+    errors = []
+    packed = RecordDetection(str(tmp_path / 'r.rec'), ['a'], errors=errors)
+    assert len(packed) == 1 and packed[0][0].shape == (20, 30, 3)
+    assert len(errors) == 1 and 'record 1: the image does not decode' in errors[0]
+
+
 def test_shapes_generation_is_deterministic_and_reused(tmp_path):
     spec = ShapesSpec(num_train=6, num_val=2, seed=3)
     a = generate_shapes(str(tmp_path / 'a'), spec)

@@ -82,6 +82,17 @@ def _image_size(path: str):
     return None if image is None else (image.shape[1], image.shape[0])
 
 
+def _unpack_decoded(packed: bytes, where: str):
+    """``(header, HWC RGB image)`` of one packed record, the image decoded as every reader
+    decodes (:func:`~.base.decode_image`); an undecodable image raises naming ``where``."""
+    import mxnet as mx
+    header, encoded = mx.recordio.unpack(packed)
+    image = decode_image(encoded)
+    if image is None:
+        raise BadDataError('%s: the image does not decode' % where)
+    return header, image
+
+
 class RecordDetection(DetectionDataset):
     """Images and labels packed in ``.rec`` (with its ``.idx``) by ``im2rec --pack-label``."""
 
@@ -99,11 +110,9 @@ class RecordDetection(DetectionDataset):
         self._keys = list(record.keys)
         readable = []
         for key in self._keys:
-            header, image = mx.recordio.unpack_img(record.read_idx(key), cv2.IMREAD_COLOR)
-            where = '%s record %s' % (rec_file, key)
+            where = self._where(key)
             try:
-                if image is None:
-                    raise BadDataError('%s: the image does not decode' % where)
+                header, image = _unpack_decoded(record.read_idx(key), where)
                 rows = parse_packed_label(header.label, image.shape[1], image.shape[0], where,
                                           self)
             except BadDataError as err:
@@ -120,12 +129,12 @@ class RecordDetection(DetectionDataset):
         import mxnet as mx
         if self._record is None:  # opened lazily: each worker process has its own handle
             self._record = mx.recordio.MXIndexedRecordIO(self._idx_file, self._rec_file, 'r')
-        _, encoded = mx.recordio.unpack(self._record.read_idx(self._keys[index]))
-        image = decode_image(encoded)
-        if image is None:  # the constructor kept only records that decoded
-            raise BadDataError('%s record %s: the image does not decode'
-                               % (self._rec_file, self._keys[index]))
+        key = self._keys[index]
+        _, image = _unpack_decoded(self._record.read_idx(key), self._where(key))
         return image, self._labels[index].copy()
+
+    def _where(self, key) -> str:
+        return '%s record %s' % (self._rec_file, key)
 
     def __getstate__(self):
         state = dict(self.__dict__)
