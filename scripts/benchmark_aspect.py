@@ -14,7 +14,7 @@ import ssd_zoo  # noqa: F401  (first: one MXNet thread per core, before libmxnet
 # isort: split
 import os
 
-from ssd_zoo.cli.common import run, script_parser
+from ssd_zoo.cli.options import run, script_parser
 from ssd_zoo.data import VOCFolder, generate_shapes, make_loader
 from ssd_zoo.data.shapes import ShapesSpec
 from ssd_zoo.deploy import load_detector

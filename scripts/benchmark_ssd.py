@@ -138,7 +138,7 @@ def load_subject(name):
                      % MAIN_CHECKPOINT)
         net = load_detector(checkpoint=MAIN_CHECKPOINT).net
         return net, gluoncv_twin(net), net.base_size, True
-    from ssd_zoo.zoo import lookup
+    from ssd_zoo.model.zoo import lookup
     size = lookup(name)[0].base_size
     mx.random.seed(0)
     reference = gluoncv.model_zoo.get_model(name, pretrained_base=False)
@@ -520,7 +520,7 @@ TRAINING_MODELS = (('plainnet', 300, 16), ('plainnet', 300, 8), ('mobilenet1.0',
 
 
 def training_subjects(network, side, classes):
-    from ssd_zoo.zoo import model_for_network
+    from ssd_zoo.model.zoo import model_for_network
     net = model_for_network(network, side, classes, 'shapes', pretrained_base=False)
     net.initialize()
     net.hybridize(static_alloc=True, static_shape=True)  # as the training loop runs it
@@ -639,7 +639,7 @@ PADDING_BATCH = 8
 def predictor_shapes(network, dataset, side=300):
     """``(name, in_channels, height, width, out_channels)`` of every predictor of a model."""
     from ssd_zoo.data import SHAPE_CLASSES
-    from ssd_zoo.zoo import model_for_network
+    from ssd_zoo.model.zoo import model_for_network
     net = model_for_network(network, side, SHAPE_CLASSES, dataset, pretrained_base=False)
     net.initialize()
     with mx.autograd.predict_mode():
@@ -655,7 +655,7 @@ def predictor_shapes(network, dataset, side=300):
 def bench_predictor_padding(batch=8, calls=5, rounds=3):
     """ms of forward + backward of each predictor convolution at its real shape, as
     ``nn.Conv2D`` and as ssd_zoo's block-padded convolution, per model."""
-    from ssd_zoo.heads import BlockPaddedConv2D
+    from ssd_zoo.model.heads import BlockPaddedConv2D
     results = []
     for network, dataset in PADDING_MODELS:
         contenders, layers = {}, []
@@ -694,7 +694,7 @@ def padding_report(results, batch):
     block = conv_channel_block()
     lines = ['## Predictor convolutions: output channels padded to oneDNN\'s block', '',
              'Forward + backward of each class and box predictor at its real shape (SSD300, '
-             'batch %d), as `nn.Conv2D` and as `ssd_zoo.heads.BlockPaddedConv2D` (output '
+             'batch %d), as `nn.Conv2D` and as `ssd_zoo.model.heads.BlockPaddedConv2D` (output '
              'channels padded to %d here, the padding sliced off; same outputs), taking '
              'turns, medians.' % (batch, block), '',
              '| model | predictor | in channels | map | out channels | nn.Conv2D ms | '

@@ -14,7 +14,8 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from ssd_zoo.cli.common import (  # noqa: E402
+from ssd_zoo.cli.images import IMAGE_EXTENSIONS, collect_images  # noqa: E402
+from ssd_zoo.cli.options import (  # noqa: E402
     add_model_flags,
     add_resize_flags,
     device,
@@ -24,7 +25,6 @@ from ssd_zoo.cli.common import (  # noqa: E402
     run,
     script_parser,
 )
-from ssd_zoo.cli.images import IMAGE_EXTENSIONS, collect_images  # noqa: E402
 from ssd_zoo.data import BadDataError, read_image  # noqa: E402
 from ssd_zoo.viz import draw_detections  # noqa: E402
 

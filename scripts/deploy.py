@@ -10,7 +10,7 @@ loads with ``mx.mod.Module`` or ``gluon.SymbolBlock.imports``.
 """
 import os
 
-from ssd_zoo.cli.common import run, script_parser
+from ssd_zoo.cli.options import run, script_parser
 from ssd_zoo.symbol.deploy import deploy_checkpoint
 
 

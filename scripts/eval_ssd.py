@@ -15,7 +15,8 @@ import os
 
 from tqdm import tqdm
 
-from ssd_zoo.cli.common import (
+from ssd_zoo.cli.datasets import add_dataset_flags, model_dataset
+from ssd_zoo.cli.options import (
     add_model_flags,
     add_resize_flags,
     device,
@@ -25,7 +26,6 @@ from ssd_zoo.cli.common import (
     run,
     script_parser,
 )
-from ssd_zoo.cli.datasets import add_dataset_flags, model_dataset
 from ssd_zoo.data import make_loader
 from ssd_zoo.evaluation import METRICS, evaluate, per_class_table
 from ssd_zoo.viz import plot_pr_curves

@@ -13,9 +13,9 @@ PREFIX.onnx``) and with ``ssd_zoo.deploy.load_detector``; symbol exports also wi
 and run once before the script reports success. ONNX needs the extra: pip install
 'ssd_zoo[onnx]'.
 """
-from ssd_zoo.cli.common import UsageError, converter_parser, device, load_model, run
-from ssd_zoo.decode import MODES
+from ssd_zoo.cli.options import UsageError, converter_parser, device, load_model, run
 from ssd_zoo.deploy import export_model, load_detector
+from ssd_zoo.model.decode import MODES
 
 
 def main(argv=None):

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 
-from ssd_zoo.cli.common import run
+from ssd_zoo.cli.options import run
 from ssd_zoo.runtime import configure_threads
 
 ROLES_ENV = ('DMLC_ROLE', 'DMLC_PS_ROOT_URI', 'DMLC_PS_ROOT_PORT', 'DMLC_NUM_SERVER',

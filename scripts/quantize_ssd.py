@@ -16,8 +16,8 @@ on the validation split.
 """
 from tqdm import tqdm
 
-from ssd_zoo.cli.common import UsageError, converter_parser, device, load_model, run
 from ssd_zoo.cli.datasets import add_dataset_flags, model_dataset
+from ssd_zoo.cli.options import UsageError, converter_parser, device, load_model, run
 from ssd_zoo.data import ValTransform, make_loader
 from ssd_zoo.deploy import (
     BF16_UNAVAILABLE,

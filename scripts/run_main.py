@@ -20,7 +20,7 @@ from functools import partial
 import numpy as np
 from tqdm import tqdm
 
-from ssd_zoo.cli.common import contexts, counting_bar, run, script_parser
+from ssd_zoo.cli.options import contexts, counting_bar, run, script_parser
 from ssd_zoo.cli.training import TrainRequest, train_model
 from ssd_zoo.data import ValTransform, build_datasets, generate_shapes, make_loader, read_image
 from ssd_zoo.deploy import (

@@ -13,8 +13,8 @@ Defaults are those of ssd_zoo.train.TrainConfig.
 """
 import logging
 
-from ssd_zoo.cli.common import UsageError, contexts, run, script_parser
 from ssd_zoo.cli.datasets import class_list
+from ssd_zoo.cli.options import UsageError, contexts, run, script_parser
 from ssd_zoo.cli.training import TrainRequest, default_lr, default_save_dir, train_model
 from ssd_zoo.data import DATASETS
 from ssd_zoo.data.loader import WORKER_KINDS

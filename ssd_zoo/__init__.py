@@ -9,11 +9,11 @@ from .runtime import configure_threads
 
 configure_threads()
 
-from .anchors import AnchorLayout, anchor_layouts, paper_sizes  # noqa: E402
 from .backbones.discovery import inspect_backbone  # noqa: E402
-from .presets import PRESETS, Preset  # noqa: E402
-from .ssd import SSD, get_ssd  # noqa: E402
-from .zoo import get_model, list_models  # noqa: E402
+from .model.anchors import AnchorLayout, anchor_layouts, paper_sizes  # noqa: E402
+from .model.presets import PRESETS, Preset  # noqa: E402
+from .model.ssd import SSD, get_ssd  # noqa: E402
+from .model.zoo import get_model, list_models  # noqa: E402
 
 __version__ = '0.2.0'
 

@@ -1,2 +1,5 @@
-"""Deprecated path, kept for one release: use :mod:`ssd_zoo.deploy.agreement`."""
+"""Deprecated path (since 0.2.0, removed in 0.4.0): use :mod:`ssd_zoo.deploy.agreement`."""
+from ._moved import warn_moved
+
+warn_moved(__name__, 'ssd_zoo.deploy.agreement')
 from .deploy.agreement import *  # noqa: F401,F403

@@ -1,3 +1,6 @@
-"""Deprecated path, kept for one release: use :mod:`ssd_zoo.deploy.onnx_export`."""
+"""Deprecated path (since 0.2.0, removed in 0.4.0): use :mod:`ssd_zoo.deploy.onnx_export`."""
+from ._moved import warn_moved
+
+warn_moved(__name__, 'ssd_zoo.deploy.onnx_export')
 from .deploy.onnx_export import *  # noqa: F401,F403
 from .deploy.onnx_export import OPSET  # noqa: F401

@@ -113,7 +113,7 @@ def draw_anchors(net, layer: int, locations=None, size=None, image=None, ax=None
     matplotlib.use('Agg', force=False)
     import matplotlib.pyplot as plt
 
-    from .anchors import anchors_per_head
+    from .model.anchors import anchors_per_head
     height, width = size or ((image.shape[0], image.shape[1]) if image is not None
                              else (net.base_size, net.base_size))
     heads = anchors_per_head(net, height, width)

@@ -93,8 +93,8 @@ def test_shared_numbers_come_from_defaults():
     import inspect
 
     from ssd_zoo import defaults
-    from ssd_zoo.decode import Decoder
-    from ssd_zoo.ssd import SSD
+    from ssd_zoo.model.decode import Decoder
+    from ssd_zoo.model.ssd import SSD
     from ssd_zoo.symbol import symbol_builder, symbol_factory
     from ssd_zoo.train.loss import SSDMultiBoxLoss
     assert inspect.signature(SSD).parameters['nms_thresh'].default == defaults.NMS_THRESH

@@ -9,8 +9,8 @@ import ssd_zoo
 from ssd_zoo.cli import anchor_report
 from ssd_zoo.cli import main as cli_main
 from ssd_zoo.deploy.export import export_model, import_block
+from ssd_zoo.model.zoo import lookup
 from ssd_zoo.train.loss import SSDMultiBoxLoss, to_multibox_labels
-from ssd_zoo.zoo import lookup
 
 RESNETS = ['resnet%d_%s' % (depth, version) for version in ('v1', 'v2')
            for depth in (18, 34, 50, 101, 152)]

@@ -7,7 +7,7 @@ from helpers.params import one_per_backbone
 
 import ssd_zoo
 from ssd_zoo.deploy.export import export_model, import_block, load_module
-from ssd_zoo.zoo import lookup
+from ssd_zoo.model.zoo import lookup
 
 
 def small_classes(name):

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon
 
-import ssd_zoo.heads as heads
-from ssd_zoo.heads import BlockPaddedConv2D, ConvPredictor
+import ssd_zoo.model.heads as heads
+from ssd_zoo.model.heads import BlockPaddedConv2D, ConvPredictor
 from ssd_zoo.runtime import conv_channel_block
 
 

@@ -2,7 +2,7 @@
 import mxnet as mx
 import numpy as np
 
-from ssd_zoo.decode import VARIANCES
+from ssd_zoo.model.decode import VARIANCES
 from ssd_zoo.train.loss import SSDMultiBoxLoss, to_multibox_labels
 from ssd_zoo.train.schedule import LRSchedule
 

@@ -16,7 +16,12 @@ from test_weights import compare_top100
 
 import ssd_zoo
 from ssd_zoo.compat import gluoncv_sha1_table
-from ssd_zoo.model_store import ChecksumError, WeightsUnavailableError, get_model_file, sha1_of
+from ssd_zoo.model.model_store import (
+    ChecksumError,
+    WeightsUnavailableError,
+    get_model_file,
+    sha1_of,
+)
 
 NAME = 'ssd_512_mobilenet1.0_voc'
 

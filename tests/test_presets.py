@@ -5,8 +5,8 @@ import pytest
 from conftest import gluoncv_anchors_corners
 
 import ssd_zoo
-from ssd_zoo.presets import PRESETS
-from ssd_zoo.zoo import lookup
+from ssd_zoo.model.presets import PRESETS
+from ssd_zoo.model.zoo import lookup
 
 # anchor totals at the base size, as published (REFERENCE.md section 2)
 EXPECTED_ANCHORS = {

@@ -94,7 +94,7 @@ def test_the_voc_recipe_trains_gluoncvs_512_model(monkeypatch):
     recipe = next(words for line, words in COMMANDS if '--dataset voc' in line
                   and 'train_ssd.py' in line and 'launch.py' not in line)
     args = parse_only(*script_argv(recipe), monkeypatch)
-    from ssd_zoo.zoo import lookup
+    from ssd_zoo.model.zoo import lookup
     assert 'ssd_%d_%s_%s' % (args.data_shape, args.network, args.dataset) == \
         'ssd_512_resnet50_v1_voc'
     lookup('ssd_512_resnet50_v1_voc')

@@ -7,7 +7,7 @@ import pytest
 from conftest import gluoncv_anchors_corners, gluoncv_model, seed_everything
 
 import ssd_zoo
-from ssd_zoo.anchors import AnchorLayout, anchor_layouts, count_anchors, paper_sizes
+from ssd_zoo.model.anchors import AnchorLayout, anchor_layouts, count_anchors, paper_sizes
 
 
 @pytest.fixture(scope='module')
@@ -110,7 +110,7 @@ def test_anchors_equal_gluoncv_on_non_square_inputs(name, shape):
 
 def test_anchor_order_and_shapes_follow_the_operator_definition():
     layout = AnchorLayout(30.0, 60.0, (1.0, 2.0, 0.5), 8.0)
-    net = ssd_zoo.anchors.AnchorGenerator(layout)
+    net = ssd_zoo.model.anchors.AnchorGenerator(layout)
     feature = mx.nd.zeros((1, 8, 2, 3))
     image = mx.nd.zeros((1, 3, 16, 24))
     anchors = net(feature, image).asnumpy().reshape(2, 3, 4, 4)

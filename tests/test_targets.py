@@ -89,8 +89,8 @@ def test_targets_equal_multibox_target_on_a_real_training_batch():
     from ssd_zoo.data import SHAPE_CLASSES, ShapesSpec, TrainTransform, batchify
     from ssd_zoo.data.preprocess import normalize_batch
     from ssd_zoo.data.shapes import render_image
+    from ssd_zoo.model.zoo import model_for_network
     from ssd_zoo.train.loss import to_multibox_labels
-    from ssd_zoo.zoo import model_for_network
     rng = np.random.default_rng(0)
     samples = []
     for _ in range(4):

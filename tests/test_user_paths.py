@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from test_train import TINY
 
-from ssd_zoo.cli.common import run as run_script
+from ssd_zoo.cli.options import run as run_script
 from ssd_zoo.data import VOCFolder, generate_shapes
 from ssd_zoo.data.loader import batchify
 from ssd_zoo.data.transforms import KeepAspectTransform, aspect_size
@@ -137,7 +137,7 @@ def test_fine_tuning_pairs_a_checkpoints_classes_by_name(model):
     import mxnet as mx
 
     from ssd_zoo.cli.training import _start_from
-    from ssd_zoo.zoo import model_for_network
+    from ssd_zoo.model.zoo import model_for_network
     _, checkpoint = model
     reordered = SHAPES[::-1]
     trained = model_for_network('plainnet', 96, SHAPES, 'custom')
@@ -333,7 +333,7 @@ def test_a_custom_zoo_model_evaluates_with_classes(model, tmp_path, capsys):
     """--model ssd_96..._custom needs its class names: eval's --classes gives them."""
     import mxnet as mx
 
-    from ssd_zoo.zoo import get_model
+    from ssd_zoo.model.zoo import get_model
     root, checkpoint = model
     net = get_model('ssd_300_plainnet_custom', pretrained_base=False, classes=SHAPES)
     net.initialize()

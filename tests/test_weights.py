@@ -7,7 +7,7 @@ import pytest
 from conftest import box_iou, gluoncv_model, seed_everything
 
 import ssd_zoo
-from ssd_zoo.weights import WeightsMismatchError, find_weights_file
+from ssd_zoo.model.weights import WeightsMismatchError, find_weights_file
 
 
 def compare_top100(reference, ours, x):
@@ -76,7 +76,7 @@ def test_pretrained_true_finds_gluoncv_hashed_file_name(tmp_path, monkeypatch):
     """GluonCV's file name with the published SHA-1 is used as it is, without network (the
     table entry is set to this file's SHA-1: its weights are random, not the published)."""
     from ssd_zoo.compat import gluoncv_sha1_table
-    from ssd_zoo.model_store import sha1_of
+    from ssd_zoo.model.model_store import sha1_of
     x = mx.nd.random.uniform(-1, 1, shape=(1, 3, 512, 512))
     reference = gluoncv_model('ssd_512_mobilenet1.0_voc', x)
     root = tmp_path / 'models'

@@ -7,7 +7,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import mxnet as mx
 from mxnet.gluon import HybridBlock
 
-from ..weights import find_weights_file
+from ..model.weights import find_weights_file
 from .expander import FeatureExpander
 from .network import load_network
 from .resnet_v1b import ResNetV1bExtractor

@@ -8,7 +8,7 @@ from typing import Optional, Union
 import mxnet as mx
 from mxnet.gluon import HybridBlock
 
-from ..weights import find_weights_file
+from ..model.weights import find_weights_file
 from .plain import plainnet
 
 __all__ = ['load_network']
@@ -36,7 +36,7 @@ def load_network(network: Union[str, HybridBlock], pretrained: Union[bool, str] 
         GluonCV model-zoo name, ``'plainnet'`` (:mod:`ssd_zoo.backbones.plain`), or a block,
         which is returned as it is.
     pretrained : bool or str
-        ``True``: GluonCV's ImageNet weights (:func:`ssd_zoo.weights.find_weights_file`: your
+        ``True``: GluonCV's ImageNet weights (:func:`ssd_zoo.model.weights.find_weights_file`: your
         ``<root>/<network>.params``, or GluonCV's model store); a string is the path of a
         weights file.
     root : str, optional

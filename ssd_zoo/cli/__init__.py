@@ -6,7 +6,7 @@
     ssd-zoo info
     ssd-zoo check-data --dataset voc --dataset-root ~/VOCdevkit [--model NAME] [--suggest-sizes]
 
-The package :mod:`ssd_zoo.cli` is also the layer the scripts share (:mod:`.common`,
+The package :mod:`ssd_zoo.cli` is also the layer the scripts share (:mod:`.options`,
 :mod:`.training`).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import argparse
 import sys
 import warnings
 
-from .common import KNOWN_ERRORS, one_line
+from .options import KNOWN_ERRORS, one_line
 
 
 def _size(text: str):
@@ -26,7 +26,7 @@ def _size(text: str):
 
 
 def cmd_list(args) -> int:
-    from ..zoo import list_models
+    from ..model.zoo import list_models
     names = list_models(args.pattern)
     if not names:
         raise ValueError('no zoo model name contains %r (a part such as resnet50, 512 or voc, '
@@ -50,7 +50,7 @@ def cmd_inspect(args) -> int:
 
 def anchor_report(net, height: int, width: int):
     """Lines of per-head feature size, anchors per cell and totals, and the total."""
-    from ..anchors import anchors_per_head
+    from ..model.anchors import anchors_per_head
     heads = anchors_per_head(net, height, width)
     lines = ['%-5s %9s %9s %8s' % ('head', 'map', 'per cell', 'anchors')]
     total = 0
@@ -64,7 +64,7 @@ def anchor_report(net, height: int, width: int):
 def cmd_anchors(args) -> int:
     import ssd_zoo
 
-    from ..zoo import lookup
+    from ..model.zoo import lookup
     _, dataset = lookup(args.model)
     net = ssd_zoo.get_model(args.model, pretrained_base=False,
                             classes=['object'] if dataset == 'custom' else None)

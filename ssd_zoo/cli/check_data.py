@@ -16,7 +16,7 @@ from ..data.check import (
     percentiles,
     suggest_scale,
 )
-from ..zoo import get_model, lookup, model_for_network
+from ..model.zoo import get_model, lookup, model_for_network
 
 __all__ = ['add_parser', 'check_data']
 

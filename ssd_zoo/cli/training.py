@@ -11,11 +11,11 @@ from tqdm import tqdm
 from ..data import build_datasets
 from ..data.classes import fold_name
 from ..deploy.model_info import read_model_info
+from ..model.weights import load_weights
+from ..model.zoo import get_model, model_for_network
 from ..symbol.gluon import load_base_checkpoint
 from ..train import TrainConfig, fit
-from ..weights import load_weights
-from ..zoo import get_model, model_for_network
-from .common import UsageError, counting_bar, is_legacy
+from .options import UsageError, counting_bar, is_legacy
 
 __all__ = ['TrainRequest', 'train_model', 'default_lr', 'LEGACY_LR', 'default_save_dir']
 

@@ -7,8 +7,8 @@ files, so :func:`load_detector` - and ``eval_ssd.py`` / ``demo_ssd.py`` - read e
 without extra steps.
 """
 from .agreement import detection_mismatches, same_box, tie_groups
-from .common import check_exportable, network_context
 from .export import FixedSizeSSD, WithPreprocessing, export_model, import_block, load_module
+from .exportable import check_exportable, network_context
 from .loading import Detections, Detector, load_detector
 from .model_info import NORMALIZED_INPUT, UINT8_INPUT, read_model_info, write_model_info
 from .quantize import (

@@ -17,7 +17,7 @@ from mxnet import autograd
 from mxnet.gluon import HybridBlock, SymbolBlock, nn
 
 from ..defaults import MEAN, STD
-from .common import check_exportable, network_context
+from .exportable import check_exportable, network_context
 from .model_info import NORMALIZED_INPUT, UINT8_INPUT, write_model_info
 
 __all__ = ['export_model', 'import_block', 'load_module', 'FixedSizeSSD', 'WithPreprocessing',

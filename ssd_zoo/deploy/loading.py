@@ -176,7 +176,7 @@ def _from_onnx(path: str) -> Detector:
 
 
 def _from_zoo(name: str, root: Optional[str], ctx, classes=None) -> Detector:
-    from ..zoo import get_model, lookup
+    from ..model.zoo import get_model, lookup
     net = get_model(name, pretrained=True, root=root, ctx=ctx, classes=classes)
     net.hybridize()
     return Detector(net, net.classes, net.base_size, name, lookup(name)[0].backbone)
@@ -197,8 +197,8 @@ def _from_symbol(prefix: str, ctx) -> Detector:
 
 
 def _from_checkpoint(prefix: str, ctx) -> Detector:
-    from ..weights import load_weights
-    from ..zoo import model_for_network
+    from ..model.weights import load_weights
+    from ..model.zoo import model_for_network
     info = read_model_info(prefix)
     if not os.path.isfile(prefix + '.params'):
         raise FileNotFoundError('%s.params is missing (the checkpoint at %s is incomplete)'

@@ -31,8 +31,8 @@ from mxnet import autograd
 from mxnet.gluon import HybridBlock
 
 from ..defaults import SCORE_THRESH, VARIANCES
-from .common import check_exportable, fixed_gamma_names, network_context
 from .export import FixedSizeSSD, fused_predictions
+from .exportable import check_exportable, fixed_gamma_names, network_context
 from .model_info import write_model_info
 
 __all__ = ['export_onnx', 'OnnxDetector', 'OPSET']

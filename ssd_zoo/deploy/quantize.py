@@ -24,8 +24,8 @@ from ..data.loader import make_loader
 from ..data.preprocess import normalize_batch
 from ..data.transforms import ValTransform
 from ..runtime import cpu_flags, isa_cap
-from .common import check_exportable, network_context
 from .export import FixedSizeSSD, import_block
+from .exportable import check_exportable, network_context
 from .model_info import write_model_info
 
 __all__ = ['quantize_int8', 'to_bfloat16', 'bf16_supported', 'Converted', 'CALIB_MODES',

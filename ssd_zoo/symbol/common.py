@@ -17,7 +17,7 @@ from typing import List, Sequence
 
 import mxnet as mx
 
-from ..anchors import paper_sizes
+from ..model.anchors import paper_sizes
 
 __all__ = ['resolve_layer', 'multi_layer_feature', 'multibox_layer', 'normalize_layers',
            'per_layer_sizes', 'per_layer_ratios', 'per_layer']

@@ -1,4 +1,4 @@
-"""The legacy SSD networks as Gluon :class:`~ssd_zoo.ssd.SSD` models.
+"""The legacy SSD networks as Gluon :class:`~ssd_zoo.model.ssd.SSD` models.
 
 ``legacy_ssd('resnet101', 512, classes)`` builds the base network and extra layers of the
 legacy symbol (same layers, same parameter names as ``get_symbol_train``) and puts ssd_zoo's
@@ -15,10 +15,10 @@ import mxnet as mx
 from mxnet.gluon import HybridBlock, SymbolBlock
 
 from .. import compat
-from ..anchors import AnchorLayout
 from ..defaults import STD
-from ..ssd import SSD
-from ..zoo import register_networks
+from ..model.anchors import AnchorLayout
+from ..model.ssd import SSD
+from ..model.zoo import register_networks
 from .common import multi_layer_feature, normalize_layers, per_layer_ratios, per_layer_sizes
 from .symbol_builder import base_network
 from .symbol_factory import BUILDER_OPTIONS, NETWORKS, get_config
@@ -83,7 +83,7 @@ def legacy_ssd(network: str, data_shape: int, classes: Sequence[str], **kwargs) 
         Foreground class names.
     **kwargs
         Config overrides for :func:`~ssd_zoo.symbol.symbol_factory.get_config` (``sizes``,
-        ``from_layers``, ``min_filter`` ...) and :class:`~ssd_zoo.ssd.SSD` decoding options
+        ``from_layers``, ``min_filter`` ...) and :class:`~ssd_zoo.model.ssd.SSD` decoding options
         (``nms_thresh``, ``nms_topk``, ``post_nms``, ``nms_mode``).
     """
     ssd_options = {k: kwargs.pop(k) for k in ('nms_thresh', 'nms_topk', 'post_nms', 'nms_mode')
@@ -169,7 +169,7 @@ def load_base_checkpoint(net: SSD, prefix: str, epoch: int,
 
 def _build_for_training(network: str, data_shape: int, classes: Sequence[str],
                         pretrained_base=False, **_) -> SSD:
-    """:func:`legacy_ssd` as :func:`ssd_zoo.zoo.model_for_network` calls a network family."""
+    """:func:`legacy_ssd` as :func:`ssd_zoo.model.zoo.model_for_network` calls a network family."""
     if pretrained_base:
         raise ValueError('%s is a legacy network: load its ImageNet checkpoint with '
                          '--pretrained PREFIX --epoch N instead of --pretrained-base' % network)

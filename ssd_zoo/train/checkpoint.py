@@ -41,7 +41,7 @@ def load_checkpoint(prefix: str, net, trainer=None, ctx=None) -> dict:
     if not checkpoint_exists(prefix):
         raise FileNotFoundError('no complete checkpoint at %s (need %s.json and %s.params)'
                                 % (prefix, prefix, prefix))
-    from ..weights import load_weights
+    from ..model.weights import load_weights
     load_weights(net, prefix + '.params', ctx)
     if trainer is not None:
         if not os.path.isfile(prefix + '.states'):

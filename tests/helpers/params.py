@@ -1,7 +1,7 @@
 """Test parameters shared by several test files."""
 import pytest
 
-from ssd_zoo.zoo import lookup
+from ssd_zoo.model.zoo import lookup
 
 
 def _first_of_each(names, group):

@@ -17,9 +17,9 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon import HybridBlock, nn
 
-from ssd_zoo.anchors import anchor_layouts
 from ssd_zoo.data import VOCFolder
-from ssd_zoo.ssd import SSD
+from ssd_zoo.model.anchors import anchor_layouts
+from ssd_zoo.model.ssd import SSD
 from ssd_zoo.train import TrainConfig, fit
 
 SIDE = 96
