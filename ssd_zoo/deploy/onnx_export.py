@@ -8,7 +8,7 @@ predictions (each ``BatchNorm`` with ``fix_gamma`` given gamma = 1, as MXNet com
 in standard ONNX operators:
 
 * anchors are constants for the exported input size;
-* softmax, then box decoding (the SSD centre-size formula with variances 0.1/0.2);
+* softmax, then box decoding (the model's box coder, :mod:`ssd_zoo.model.coder`);
 * candidates: ``'multibox'`` one per anchor (its best foreground class, as MXNet's
   ``MultiBoxDetection``; boxes clipped to the image) or ``'per_class'`` every (anchor, class)
   pair (GluonCV's decoding); the ``nms_topk`` best go to NMS;
@@ -30,7 +30,7 @@ import numpy as np
 from mxnet import autograd
 from mxnet.gluon import HybridBlock
 
-from ..defaults import SCORE_THRESH, VARIANCES
+from ..defaults import SCORE_THRESH
 from .export import FixedSizeSSD, fused_predictions
 from .exportable import check_exportable, fixed_gamma_names, network_context
 from .model_info import write_model_info
@@ -119,7 +119,7 @@ def export_onnx(net, path: str, input_shape: Sequence[int], dynamic_batch: bool 
     settings = net.nms_settings
     _append_detection(model.graph, fixed.anchors.data().asnumpy()[0], net.num_classes, width,
                       height, settings['mode'], settings['nms_thresh'], settings['nms_topk'],
-                      settings['post_nms'])
+                      settings['post_nms'], net.decoder.coder)
     onnx.checker.check_model(model)
     onnx.save(model, path)
     write_model_info(os.path.splitext(path)[0],
@@ -163,16 +163,16 @@ class _GraphBuilder:
 
 
 def _append_detection(graph, anchors, num_classes, width, height, mode, nms_thresh, nms_topk,
-                      post_nms) -> None:
+                      post_nms, coder) -> None:
     """Replace the graph's outputs (cls_preds, box_preds) by ids, scores and bboxes."""
     from onnx import TensorProto, helper
     g = _GraphBuilder(graph)
     cls_name, box_name = graph.output[0].name, graph.output[1].name
     scale = np.array([width, height] * 2, np.float32)
     if mode == 'per_class':  # GluonCV decodes in pixels and does not clip
-        boxes = _decoded_boxes(g, box_name, anchors * scale, clip=False)
+        boxes = _decoded_boxes(g, box_name, anchors * scale, coder, clip=False)
     else:
-        boxes = _decoded_boxes(g, box_name, anchors, clip=True)
+        boxes = _decoded_boxes(g, box_name, anchors, coder, clip=True)
     score, label, box, keep = _candidates(g, cls_name, boxes, num_classes, mode, nms_topk,
                                           anchors.shape[0])
     ids, scores, bboxes, out_count = _suppress_and_rank(g, score, label, box, keep, num_classes,
@@ -191,17 +191,10 @@ def _append_detection(graph, anchors, num_classes, width, height, mode, nms_thre
             name, TensorProto.FLOAT, ['batch', out_count, 4 if name == 'bboxes' else 1]))
 
 
-def _decoded_boxes(g, box_name, anchors, clip):
-    """Corners ``(B, N, 4)``: centre = offset * var * anchor side + anchor centre, half side =
-    exp(offset * var) * anchor side / 2 (the SSD centre-size decoding)."""
-    wh = anchors[:, 2:] - anchors[:, :2]
-    centre = anchors[:, :2] + wh / 2
-    offsets = g.op('Mul', [box_name, g.const(np.array(VARIANCES, np.float32), 'variances')])
-    xy, log_wh = g.op('Split', [offsets, g.const([2, 2], dtype=np.int64)], 'split', outputs=2,
-                      axis=2)
-    centres = g.op('Add', [g.op('Mul', [xy, g.const(wh[None])]), g.const(centre[None])])
-    half = g.op('Mul', [g.op('Exp', [log_wh]), g.const(wh[None] / 2)])
-    boxes = g.op('Concat', [g.op('Sub', [centres, half]), g.op('Add', [centres, half])], axis=2)
+def _decoded_boxes(g, box_name, anchors, coder, clip):
+    """Corners ``(B, N, 4)`` of the box predictions (the box coder's ONNX nodes), clipped to
+    the image in ``multibox`` mode as ``MultiBoxDetection`` clips them."""
+    boxes = coder.decode_onnx(g, box_name, anchors)
     return g.op('Clip', [boxes, g.const(0.0), g.const(1.0)]) if clip else boxes
 
 

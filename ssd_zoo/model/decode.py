@@ -11,8 +11,9 @@ from mxnet.gluon import HybridBlock
 
 from ..defaults import NMS_THRESH, NMS_TOPK, POST_NMS, SCORE_THRESH, VARIANCES
 from .anchors import image_wh
+from .coder import BoxCoder
 
-__all__ = ['Decoder', 'MODES', 'VARIANCES', 'SCORE_THRESH', 'decode_centre_size']
+__all__ = ['Decoder', 'MODES']
 
 MODES = ('multibox', 'per_class')
 
@@ -32,10 +33,14 @@ class Decoder(HybridBlock):
         ``valid_thresh=0.01``, no clipping), so the same weights give the same detections.
     nms_thresh, nms_topk, post_nms
         See :meth:`ssd_zoo.SSD.set_nms`.
+    score_thresh : float
+        Candidates of lower class probability are dropped before NMS.
+    variances : sequence of 4 floats
+        The box coder's (:class:`~ssd_zoo.model.coder.BoxCoder`).
     """
 
     def __init__(self, num_classes, mode='multibox', nms_thresh=NMS_THRESH, nms_topk=NMS_TOPK,
-                 post_nms=POST_NMS, **kwargs):
+                 post_nms=POST_NMS, score_thresh=SCORE_THRESH, variances=VARIANCES, **kwargs):
         super().__init__(**kwargs)
         if mode not in MODES:
             raise ValueError('NMS mode must be one of %s, got %r' % (MODES, mode))
@@ -44,6 +49,8 @@ class Decoder(HybridBlock):
         self._nms_thresh = nms_thresh
         self._nms_topk = nms_topk
         self._post_nms = post_nms
+        self._score_thresh = score_thresh
+        self.coder = BoxCoder(variances)
 
     def hybrid_forward(self, F, cls_preds, box_preds, anchors, image):  # pylint: disable=arguments-differ
         if self.mode == 'multibox':
@@ -56,9 +63,9 @@ class Decoder(HybridBlock):
     def _multibox(self, F, cls_preds, box_preds, anchors, image):
         probs = F.softmax(cls_preds, axis=-1).transpose((0, 2, 1))
         dets = F.contrib.MultiBoxDetection(
-            probs, box_preds.reshape((0, -1)), anchors, clip=True, threshold=SCORE_THRESH,
+            probs, box_preds.reshape((0, -1)), anchors, clip=True, threshold=self._score_thresh,
             nms_threshold=self._nms_thresh, nms_topk=self._nms_topk, force_suppress=False,
-            variances=VARIANCES)
+            variances=self.coder.variances)
         # MultiBoxDetection sorts by score but leaves suppressed rows in place (id -1): move the
         # valid rows first so that the post_nms cut keeps the best valid detections.
         dets = _valid_rows_first(F, dets, self._post_nms)
@@ -68,9 +75,9 @@ class Decoder(HybridBlock):
         return F.concat(dets.slice_axis(axis=2, begin=0, end=2), boxes, dim=-1)
 
     def _per_class(self, F, cls_preds, box_preds, anchors, image):
-        boxes = decode_centre_size(F, box_preds, F.broadcast_mul(anchors, image_wh(F, image)))
+        boxes = self.coder.decode(F, box_preds, F.broadcast_mul(anchors, image_wh(F, image)))
         scores = F.softmax(cls_preds, axis=-1).slice_axis(axis=-1, begin=1, end=None)
-        keep = scores > SCORE_THRESH
+        keep = scores > self._score_thresh
         per_class = []
         for c in range(self._num_classes):
             score = scores.slice_axis(axis=-1, begin=c, end=c + 1)
@@ -81,7 +88,7 @@ class Decoder(HybridBlock):
         dets = F.concat(*per_class, dim=1)
         if 0 < self._nms_thresh < 1:
             dets = F.contrib.box_nms(dets, overlap_thresh=self._nms_thresh, topk=self._nms_topk,
-                                     valid_thresh=SCORE_THRESH, id_index=0, score_index=1,
+                                     valid_thresh=self._score_thresh, id_index=0, score_index=1,
                                      coord_start=2, force_suppress=False)
         if self._post_nms > 0:
             # pad so that networks with fewer candidates than post_nms still return K rows
@@ -113,16 +120,3 @@ def _valid_rows_first(F, dets, keep):
     index = F.stack(batch, order).astype('int32')
     dets, valid = F.gather_nd(dets, index), F.gather_nd(valid, index)
     return F.where(F.broadcast_like(valid, dets), dets, F.ones_like(dets) * -1)
-
-
-def decode_centre_size(F, offsets, anchors):
-    """SSD box decoding: offsets ``(B,N,4)`` against corner anchors ``(1,N,4)`` -> corners."""
-    ax1, ay1, ax2, ay2 = F.split(anchors, axis=-1, num_outputs=4)
-    aw, ah = ax2 - ax1, ay2 - ay1
-    acx, acy = ax1 + aw / 2, ay1 + ah / 2
-    px, py, pw, ph = F.split(offsets, axis=-1, num_outputs=4)
-    cx = F.broadcast_add(F.broadcast_mul(px * VARIANCES[0], aw), acx)
-    cy = F.broadcast_add(F.broadcast_mul(py * VARIANCES[1], ah), acy)
-    half_w = F.broadcast_mul(F.exp(pw * VARIANCES[2]), aw) / 2
-    half_h = F.broadcast_mul(F.exp(ph * VARIANCES[3]), ah) / 2
-    return F.concat(cx - half_w, cy - half_h, cx + half_w, cy + half_h, dim=-1)

@@ -30,8 +30,6 @@ Where the kernel aborts (fewer mining candidates than negatives wanted) this tak
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -39,6 +37,7 @@ import mxnet as mx
 import numpy as np
 
 from ..defaults import IGNORE_LABEL, MATCH_IOU, NEGATIVE_IOU, NEGATIVE_RATIO, VARIANCES
+from ..model.coder import BoxCoder
 from .transfer import to_device
 
 __all__ = ['Matches', 'match_anchors', 'mine_negatives', 'box_mask', 'device_targets',
@@ -48,27 +47,6 @@ __all__ = ['Matches', 'match_anchors', 'mine_negatives', 'box_mask', 'device_tar
 _MIN_MATCH_IOU = np.float32(1e-6)
 #: mining key of anchors that are not candidates: above every probability
 _NOT_A_CANDIDATE = 2.0
-
-
-def _c_logf():
-    """The C library's ``logf``, which the kernel's ``std::log(float)`` calls: it is not
-    correctly rounded, so NumPy's float32 or float64 log differ from it by one unit in the
-    last place on some inputs. ``None`` where no C math library can be loaded."""
-    name = ctypes.util.find_library('m')
-    if name is None:
-        return None
-    logf = ctypes.CDLL(name).logf
-    logf.restype, logf.argtypes = ctypes.c_float, [ctypes.c_float]
-    return np.vectorize(logf, otypes=[np.float32])
-
-
-_LOGF = _c_logf()
-
-
-def _log(values: np.ndarray) -> np.ndarray:
-    if _LOGF is None or not values.size:
-        return np.log(values.astype(np.float64)).astype(np.float32)
-    return _LOGF(values)
 
 
 @dataclass
@@ -113,19 +91,6 @@ def _iou(anchors: np.ndarray, gt_boxes: np.ndarray) -> np.ndarray:
     np.divide(inter, union, out=inter, where=~empty)
     inter[empty] = zero
     return inter
-
-
-def _encode(anchors: np.ndarray, gt_boxes: np.ndarray, variances) -> np.ndarray:
-    """Box offsets ``(N, 4)`` of ``gt_boxes (N, 4)`` from ``anchors (N, 4)``, float32, as the
-    kernel's ``AssignLocTargets`` computes them."""
-    half = np.float32(0.5)
-    al, at, ar, ab = anchors.T
-    gl, gt, gr, gb = gt_boxes.T
-    aw, ah, gw, gh = ar - al, ab - at, gr - gl, gb - gt
-    vx, vy, vw, vh = (np.float32(v) for v in variances)
-    return np.stack([(((gl + gr) * half - (al + ar) * half) / aw) / vx,
-                     (((gt + gb) * half - (at + ab) * half) / ah) / vy,
-                     _log(gw / aw) / vw, _log(gh / ah) / vh], axis=1)
 
 
 def _bipartite(iou: np.ndarray):
@@ -193,7 +158,7 @@ def match_anchors(anchors: np.ndarray, labels: np.ndarray,
     images, anchor = np.nonzero(positive)
     rows = labels[images, match[images, anchor]]
     cls_target[images, anchor] = rows[:, 0] + 1
-    loc_target[images, anchor] = _encode(anchors[anchor], rows[:, 1:5], variances)
+    loc_target[images, anchor] = BoxCoder(variances).encode(anchors[anchor], rows[:, 1:5])
 
     num_positive = positive.sum(axis=1).astype(np.float32)
     wanted = np.full(batch, -1, np.int64)
