@@ -12,7 +12,7 @@ import mxnet as mx
 
 __all__ = ['MEAN', 'STD', 'MEAN_PIXEL', 'VARIANCES', 'MATCH_IOU', 'NEGATIVE_RATIO',
            'NEGATIVE_IOU', 'IGNORE_LABEL', 'SCORE_THRESH', 'NMS_THRESH', 'NMS_TOPK',
-           'POST_NMS', 'LEGACY_NMS_THRESH', 'KEEP_ASPECT', 'R3', 'R5', 'layer_init',
+           'POST_NMS', 'LEGACY_NMS_THRESH', 'KEEP_ASPECT', 'R3', 'R5', 'ssd_ratios', 'layer_init',
            'predictor_init']
 
 #: ImageNet statistics (RGB, on [0, 1] pixels): every backbone here was trained with them
@@ -52,6 +52,18 @@ LEGACY_NMS_THRESH = 0.5
 #: aspect-ratio sets of the SSD paper: 4 anchors per location (R3) and 6 (R5)
 R3: Tuple[float, ...] = (1.0, 2.0, 0.5)
 R5: Tuple[float, ...] = (1.0, 2.0, 0.5, 3.0, 1.0 / 3)
+
+
+def ssd_ratios(num_heads: int) -> Tuple[Tuple[float, ...], ...]:
+    """The SSD paper's ratio sets per head: R3 on the first and the last two heads, R5 in
+    between (every head R3 below three heads).
+
+    >>> len(ssd_ratios(6)), ssd_ratios(6)[1] == R5
+    (6, True)
+    """
+    if num_heads < 3:
+        return (R3,) * num_heads
+    return (R3,) + (R5,) * (num_heads - 3) + (R3,) * 2
 
 
 def layer_init() -> mx.init.Initializer:

@@ -252,11 +252,3 @@ def plan_features(table: BackboneTable, features='auto', filters=None, strides=N
         heights.append(extent)
     steps = [table.size / h for h in heights]
     return [r.name for r in rows], list(filters), steps
-
-
-def default_ratios(num_heads: int):
-    """SSD's aspect ratios: 4 anchors on the first and last two heads, 6 in between."""
-    r3, r5 = (1.0, 2.0, 0.5), (1.0, 2.0, 0.5, 3.0, 1.0 / 3)
-    if num_heads < 3:
-        return [r3] * num_heads
-    return [r3] + [r5] * (num_heads - 3) + [r3] * 2

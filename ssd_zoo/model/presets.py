@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional, Sequence, Tuple
 
-from ..defaults import R3, R5
+from ..defaults import R3, R5, ssd_ratios
 
 __all__ = ['Preset', 'PRESETS', 'R3', 'R5', 'preset_names']
 
@@ -26,8 +26,7 @@ SIZES_512_A = (51.2, 102.4, 189.4, 276.4, 363.52, 450.6, 492)
 RESNET50_COCO_SIZES = (51.2, 133.12, 215.04, 296.96, 378.88, 460.8, 542.72)
 LITE_SIZES = (60.0, 105.0, 150.0, 195.0, 240.0, 285.0, 300.0)
 
-RATIOS_6 = (R3,) + (R5,) * 3 + (R3,) * 2   # six heads
-RATIOS_7 = (R3,) + (R5,) * 4 + (R3,) * 2   # seven heads
+RATIOS_6, RATIOS_7 = ssd_ratios(6), ssd_ratios(7)
 
 STEPS_300 = (8, 16, 32, 64, 100, 300)
 STEPS_512_S16 = (16, 32, 64, 128, 256, 512)

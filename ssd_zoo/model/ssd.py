@@ -10,7 +10,7 @@ from mxnet.base import MXNetError
 from mxnet.gluon import HybridBlock, nn
 
 from .. import compat
-from ..defaults import NMS_THRESH, NMS_TOPK, POST_NMS, layer_init
+from ..defaults import NMS_THRESH, NMS_TOPK, POST_NMS, layer_init, ssd_ratios
 from .anchors import AnchorGenerator, AnchorLayout, anchor_layouts, paper_sizes
 from .decode import Decoder
 from .heads import ConvPredictor
@@ -335,7 +335,7 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
         whose lengths disagree (naming the layer where they part).
     """
     from ..backbones import build_extractor
-    from ..backbones.discovery import default_ratios, inspect_backbone, plan_features
+    from ..backbones.discovery import inspect_backbone, plan_features
     from ..backbones.network import load_network
 
     if not classes:
@@ -355,7 +355,7 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
                                        ctx=ctx)
     heads = len(names)
     sizes = sizes if sizes is not None else paper_sizes(heads, base_size)
-    ratios = ratios if ratios is not None else default_ratios(heads)
+    ratios = ratios if ratios is not None else ssd_ratios(heads)
     if steps is None:
         raise ValueError('features=%r brings its own layers, so its anchor steps cannot be '
                          'derived: pass steps=[...] (pixels at the base size, one per head)'

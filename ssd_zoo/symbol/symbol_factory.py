@@ -25,10 +25,9 @@ __all__ = ['get_config', 'get_symbol_train', 'get_symbol', 'NETWORKS']
 
 log = logging.getLogger(__name__)
 
-R3, R5 = list(defaults.R3), list(defaults.R5)
 #: the example's six-layer anchor sizes (fractions of the image) and ratios
 S6 = [[.1, .141], [.2, .272], [.37, .447], [.54, .619], [.71, .79], [.88, .961]]
-RATIOS6 = [R3, R5, R5, R5, R3, R3]
+RATIOS6 = [list(r) for r in defaults.ssd_ratios(6)]
 #: two backbone layers + four stride-2 extras (every network but vgg16_reduced)
 TWO_PLUS_FOUR = dict(num_filters=[-1, -1, 512, 256, 256, 128], strides=[-1, -1, 2, 2, 2, 2],
                      pads=[-1, -1, 1, 1, 1, 1], sizes=S6, ratios=RATIOS6, normalizations=-1,
@@ -61,7 +60,7 @@ _VGG_LARGE = dict(  # data_shape >= 448
     pads=[-1, -1, 1, 1, 1, 1, 1],
     sizes=[[.07, .1025], [.15, .2121], [.3, .3674], [.45, .5196], [.6, .6708], [.75, .8216],
            [.9, .9721]],
-    ratios=[R3, R5, R5, R5, R5, R3, R3], normalizations=[20, -1, -1, -1, -1, -1, -1])
+    ratios=[list(r) for r in defaults.ssd_ratios(7)], normalizations=[20, -1, -1, -1, -1, -1, -1])
 _VGG_SMALL = dict(
     num_filters=[512, -1, 512, 256, 256, 256], strides=[-1, -1, 2, 2, 1, 1],
     pads=[-1, -1, 1, 1, 0, 0], sizes=S6, ratios=RATIOS6,
