@@ -11,11 +11,16 @@ configure_threads()
 
 from .backbones.discovery import inspect_backbone  # noqa: E402
 from .model.anchors import AnchorLayout, anchor_layouts, paper_sizes  # noqa: E402
+from .model.coder import BoxCoder  # noqa: E402
+from .model.compose import get_ssd  # noqa: E402
 from .model.presets import PRESETS, Preset  # noqa: E402
-from .model.ssd import SSD, get_ssd  # noqa: E402
-from .model.zoo import get_model, list_models  # noqa: E402
+from .model.registry import REGISTRY  # noqa: E402
+from .model.spec import SSDSpec  # noqa: E402
+from .model.ssd import SSD, build_ssd  # noqa: E402
+from .model.zoo import get_model, is_model, list_models, model_spec  # noqa: E402
 
-__version__ = '0.2.0'
+__version__ = '0.3.0'
 
-__all__ = ['get_model', 'list_models', 'get_ssd', 'SSD', 'inspect_backbone', 'Preset',
-           'PRESETS', 'AnchorLayout', 'anchor_layouts', 'paper_sizes', '__version__']
+__all__ = ['get_model', 'list_models', 'is_model', 'model_spec', 'get_ssd', 'build_ssd',
+           'SSD', 'SSDSpec', 'BoxCoder', 'REGISTRY', 'inspect_backbone', 'Preset', 'PRESETS',
+           'AnchorLayout', 'anchor_layouts', 'paper_sizes', '__version__']

@@ -8,15 +8,13 @@ from typing import Optional, Union
 import mxnet as mx
 from mxnet.gluon import HybridBlock
 
+from ..model.registry import REGISTRY
 from ..model.weights import find_weights_file
-from .plain import plainnet
 
 __all__ = ['load_network']
 
 log = logging.getLogger(__name__)
 
-#: networks ssd_zoo defines itself (everything else comes from GluonCV's model zoo)
-LOCAL_NETWORKS = {'plainnet': plainnet}
 #: GluonCV detection models: building one by name would fetch its backbone's weights
 _DETECTION_PREFIXES = ('ssd_', 'yolo', 'faster_rcnn', 'mask_rcnn', 'center_net', 'fcos')
 
@@ -52,12 +50,12 @@ def load_network(network: Union[str, HybridBlock], pretrained: Union[bool, str] 
                          'heads; `ssd-zoo inspect` takes backbones such as resnet50_v1'
                          % (network, network, network))
     with mx.name.NameManager():
-        if network in LOCAL_NETWORKS:
-            net = LOCAL_NETWORKS[network](pretrained=pretrained, **kwargs)
+        if REGISTRY.has('network', network):  # defined by ssd_zoo, not GluonCV
+            net = REGISTRY.get('network', network).load()(pretrained=pretrained, **kwargs)
         else:
             from gluoncv.model_zoo import get_model as gluoncv_model  # heavy import
             from gluoncv.model_zoo import get_model_list
-            known = list(LOCAL_NETWORKS) + list(get_model_list())
+            known = REGISTRY.names('network') + list(get_model_list())
             if network.lower() not in known:
                 close = difflib.get_close_matches(network.lower(), known, n=6, cutoff=0.5)
                 raise ValueError('unknown backbone %r; closest: %s (any GluonCV classification '

@@ -21,8 +21,8 @@ from ..data.base import BadDataError
 from ..data.transforms import MAX_SIZE_RATIO
 from ..defaults import KEEP_ASPECT
 from ..deploy.loading import Detector, load_detector
+from ..model.registry import LEGACY_NETWORKS
 from ..model.zoo import lookup
-from ..symbol.gluon import LEGACY_NETWORKS
 from .datasets import class_list
 
 __all__ = ['run', 'one_line', 'UsageError', 'add_resize_flags', 'resize_options',

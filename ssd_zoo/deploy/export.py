@@ -17,6 +17,7 @@ from mxnet import autograd
 from mxnet.gluon import HybridBlock, SymbolBlock, nn
 
 from ..defaults import MEAN, STD
+from ..model.spec import spec_of
 from .exportable import check_exportable, network_context
 from .model_info import NORMALIZED_INPUT, UINT8_INPUT, write_model_info
 
@@ -161,7 +162,8 @@ def export_model(net, prefix: str, input_shape: Sequence[int] = None, epoch: int
     write_model_info(prefix, network if network is not None else getattr(net, 'network_name', ''),
                      input_shape[2], net.classes,
                      UINT8_INPUT if preprocess else NORMALIZED_INPUT, format='symbol',
-                     fixed_size=fixed_size, epoch=epoch, min_input_size=net.min_input_size())
+                     fixed_size=fixed_size, epoch=epoch, min_input_size=net.min_input_size(),
+                     spec=spec_of(net))
     symbol_file, params_file = '%s-symbol.json' % prefix, '%s-%04d.params' % (prefix, epoch)
     log.info('exported %s and %s', symbol_file, params_file)
     return symbol_file, params_file

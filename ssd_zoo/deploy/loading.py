@@ -18,7 +18,7 @@ from ..data.preprocess import normalize_batch
 from ..data.transforms import KeepAspectTransform, ValTransform
 from .model_info import NORMALIZED_INPUT, UINT8_INPUT, read_model_info
 
-__all__ = ['Detector', 'Detections', 'load_detector', 'as_numpy']
+__all__ = ['Detector', 'Detections', 'load_detector', 'network_of', 'as_numpy']
 
 
 def as_numpy(array) -> np.ndarray:
@@ -182,6 +182,19 @@ def _from_zoo(name: str, root: Optional[str], ctx, classes=None) -> Detector:
     return Detector(net, net.classes, net.base_size, name, lookup(name)[0].backbone)
 
 
+def network_of(info: dict):
+    """The untrained network a checkpoint's model description describes: rebuilt from its
+    recorded spec, or (checkpoints written before ssd_zoo 0.3) from ``--network`` and the
+    data shape."""
+    if info.get('spec'):
+        from ..model.spec import SSDSpec
+        from ..model.ssd import build_ssd
+        return build_ssd(SSDSpec.from_dict(info['spec']), info['classes'])
+    from ..model.zoo import model_for_network
+    return model_for_network(info['network'], info['data_shape'], info['classes'],
+                             pretrained_base=False)
+
+
 def _from_symbol(prefix: str, ctx) -> Detector:
     from .export import import_block
     info = read_model_info(prefix)
@@ -198,14 +211,11 @@ def _from_symbol(prefix: str, ctx) -> Detector:
 
 def _from_checkpoint(prefix: str, ctx) -> Detector:
     from ..model.weights import load_weights
-    from ..model.zoo import model_for_network
     info = read_model_info(prefix)
     if not os.path.isfile(prefix + '.params'):
         raise FileNotFoundError('%s.params is missing (the checkpoint at %s is incomplete)'
                                 % (prefix, prefix))
-    # the MXNet example's networks are known once ssd_zoo.symbol is imported (the scripts do)
-    net = model_for_network(info['network'], info['data_shape'], info['classes'],
-                            pretrained_base=False)
+    net = network_of(info)
     load_weights(net, prefix + '.params', ctx)
     net.hybridize()
     return Detector(net, list(info['classes']), info['data_shape'], prefix, info['network'],

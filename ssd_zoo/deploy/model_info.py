@@ -26,8 +26,8 @@ def write_model_info(prefix: str, network: str, data_shape: int, classes: Sequen
 
     ``network`` is the backbone name training scripts take (``--network``), e.g.
     ``plainnet``; ``data_shape`` the input side the model was made for; ``input_format`` what
-    the graph takes; ``extra`` (``precision='int8'``, ``fixed_size=True``, ...) is stored as
-    given.
+    the graph takes; ``extra`` (``spec=spec_of(net)``, ``precision='int8'``,
+    ``fixed_size=True``, ...) is stored as given.
     """
     return write_json(prefix + INFO_SUFFIX, dict(
         {'network': network, 'data_shape': int(data_shape), 'classes': list(classes),

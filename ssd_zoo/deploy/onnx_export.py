@@ -31,6 +31,7 @@ from mxnet import autograd
 from mxnet.gluon import HybridBlock
 
 from ..defaults import SCORE_THRESH
+from ..model.spec import spec_of
 from .export import FixedSizeSSD, fused_predictions
 from .exportable import check_exportable, fixed_gamma_names, network_context
 from .model_info import write_model_info
@@ -125,7 +126,7 @@ def export_onnx(net, path: str, input_shape: Sequence[int], dynamic_batch: bool 
     write_model_info(os.path.splitext(path)[0],
                      network if network is not None else getattr(net, 'network_name', ''), height,
                      net.classes, format='onnx', nms_mode=settings['mode'],
-                     batch=None if dynamic_batch else batch)
+                     batch=None if dynamic_batch else batch, spec=spec_of(net))
     log.info('exported %s (%s decoding, %s batch)', path, settings['mode'],
              'dynamic' if dynamic_batch else 'fixed')
     return path

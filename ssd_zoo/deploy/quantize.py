@@ -16,13 +16,14 @@ import tempfile
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from typing import Iterable, List, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
 
 import mxnet as mx
 
 from ..data.loader import make_loader
 from ..data.preprocess import normalize_batch
 from ..data.transforms import ValTransform
+from ..model.spec import spec_of
 from ..runtime import cpu_flags, isa_cap
 from .export import FixedSizeSSD, import_block
 from .exportable import check_exportable, network_context
@@ -63,6 +64,8 @@ class Converted:
     precision: str
     classes: List[str]
     network: str = ''
+    #: the model description of the network it was converted from (JSON form)
+    spec: Optional[dict] = None
 
     def summary(self) -> str:
         """``'40 layers kept FP32 (12 Concat, 8 Reshape, ...)'``."""
@@ -78,7 +81,7 @@ class Converted:
         self.net.export(prefix)
         write_model_info(prefix, self.network, self.input_shape[2], self.classes,
                          format='symbol', fixed_size=True, precision=self.precision,
-                         batch=self.input_shape[0])
+                         batch=self.input_shape[0], spec=self.spec)
         return '%s-symbol.json' % prefix, '%s-0000.params' % prefix
 
 
@@ -195,7 +198,7 @@ def quantize_int8(net, calib_images: Iterable, input_shape: Sequence[int],
     log.info('quantized to INT8 with %d calibration images (%s); %d layers kept FP32',
              count, calib_mode, len(head))
     return Converted(quantized, head, input_shape, 'int8', list(net.classes),
-                     getattr(net, 'network_name', ''))
+                     getattr(net, 'network_name', ''), spec_of(net))
 
 
 # oneDNN's ISA cap (DNNL_MAX_CPU_ISA / ONEDNN_MAX_CPU_ISA) values that still allow BF16
@@ -235,4 +238,4 @@ def to_bfloat16(net, input_shape: Sequence[int]) -> Converted:
                                              cast_optional_params=False)
     converted.hybridize(static_alloc=True, static_shape=True)
     return Converted(converted, head, input_shape, 'bf16', list(net.classes),
-                     getattr(net, 'network_name', ''))
+                     getattr(net, 'network_name', ''), spec_of(net))

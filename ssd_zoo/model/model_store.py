@@ -20,6 +20,7 @@ import zipfile
 from typing import Optional
 
 from ..compat import gluoncv_sha1_table
+from .registry import REGISTRY
 
 __all__ = ['get_model_file', 'published_sha1', 'sha1_of', 'default_root', 'DEFAULT_REPO',
            'WeightsUnavailableError', 'ChecksumError']
@@ -47,7 +48,11 @@ def default_root() -> str:
 
 
 def published_sha1(name: str) -> Optional[str]:
-    """The SHA-1 of GluonCV's published weights of ``name``, or None if it has none."""
+    """The SHA-1 of the published weights of ``name``, or None if there are none: ssd_zoo's
+    own records for SSD models (:mod:`ssd_zoo.model.published`), GluonCV's table for the
+    classification backbones."""
+    if REGISTRY.has('weights', name):
+        return REGISTRY.get('weights', name).target.sha1
     return gluoncv_sha1_table().get(name)
 
 

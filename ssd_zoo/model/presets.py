@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence, Tuple
 
 from ..defaults import R3, R5, ssd_ratios
+from .spec import AnchorSpec, ExtrasSpec, HeadSpec, SSDSpec
 
 __all__ = ['Preset', 'PRESETS', 'R3', 'R5', 'preset_names']
 
@@ -97,6 +98,15 @@ class Preset:
     def model_name(self, dataset: str) -> str:
         """The zoo name, ``ssd_{base_size}_{backbone}_{dataset}``."""
         return 'ssd_{}_{}_{}'.format(self.base_size, self.backbone, dataset)
+
+    def spec(self, dataset: str) -> SSDSpec:
+        """The model description of this row for ``dataset``."""
+        return SSDSpec(self.network_name, self.base_size, self.features,
+                       AnchorSpec(self.sizes_for(dataset), self.ratios, self.steps,
+                                  self.anchor_style),
+                       HeadSpec('conv', self.predictor_kernel),
+                       ExtrasSpec('ssd', self.filters, self.min_depth, self.reduce_ratio),
+                       name=self.backbone)
 
 
 ALL = ('voc', 'coco', 'custom')

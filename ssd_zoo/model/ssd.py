@@ -1,4 +1,6 @@
-"""The SSD network: feature extractor + per-head predictors + anchors + decoder."""
+"""The SSD network: feature extractor + per-head predictors + anchors + decoder, and
+:func:`build_ssd`, which builds one from its description
+(:class:`~ssd_zoo.model.spec.SSDSpec`)."""
 from __future__ import annotations
 
 import logging
@@ -10,12 +12,13 @@ from mxnet.base import MXNetError
 from mxnet.gluon import HybridBlock, nn
 
 from .. import compat
-from ..defaults import NMS_THRESH, NMS_TOPK, POST_NMS, layer_init, ssd_ratios
-from .anchors import AnchorGenerator, AnchorLayout, anchor_layouts, paper_sizes
+from ..defaults import NMS_THRESH, NMS_TOPK, POST_NMS, SCORE_THRESH, VARIANCES, layer_init
+from .anchors import AnchorGenerator, AnchorLayout, anchor_layouts
 from .decode import Decoder
-from .heads import ConvPredictor
+from .registry import REGISTRY
+from .spec import DecodeSpec, HeadSpec, SSDSpec
 
-__all__ = ['SSD', 'get_ssd']
+__all__ = ['SSD', 'build_ssd']
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +37,21 @@ class SSD(HybridBlock):
     base_size : int
         Training input side; inputs of any size at least :meth:`min_input_size` work.
     predictor_kernel : int
-        Kernel side of the predictor convolutions.
+        Kernel side of the predictor convolutions (``head`` overrides it).
     nms_thresh, nms_topk, post_nms, nms_mode
         Decoding settings, see :meth:`set_nms`.
     network_name : str
         The backbone's name as the training scripts take it (``--network``); recorded in the
         descriptions of exported models.
+    head : HeadSpec, optional
+        The predictors' kind (a registered ``head``) and kernel.
+    score_thresh : float
+        Decoding drops candidates of lower class probability.
+    variances : sequence of 4 floats
+        The box coder's.
+    spec : SSDSpec, optional
+        The description the network was built from (:func:`build_ssd` gives it); recorded by
+        checkpoints and exports.
 
     Notes
     -----
@@ -53,13 +65,18 @@ class SSD(HybridBlock):
                  classes: Sequence[str], base_size: int, predictor_kernel: int = 3,
                  nms_thresh: float = NMS_THRESH, nms_topk: int = NMS_TOPK,
                  post_nms: int = POST_NMS, nms_mode: str = 'multibox', network_name: str = '',
+                 head: Optional[HeadSpec] = None, score_thresh: float = SCORE_THRESH,
+                 variances: Sequence[float] = VARIANCES, spec: Optional[SSDSpec] = None,
                  **kwargs):
         super().__init__(**kwargs)
         self.classes = list(classes)
         self.base_size = base_size
         #: the backbone name (as ``--network`` takes it), recorded in exported descriptions
         self.network_name = network_name
-        self._predictor_kernel = predictor_kernel
+        self._head = head or HeadSpec('conv', predictor_kernel)
+        self._predictor = REGISTRY.get('head', self._head.kind).load()
+        self._variances = tuple(variances)
+        self._spec = spec
         self._traced_training: Optional[bool] = None
         self._min_size: Optional[int] = None
         with self.name_scope():
@@ -70,9 +87,11 @@ class SSD(HybridBlock):
             for layout in layouts:
                 self.anchor_generators.add(AnchorGenerator(layout))
                 self.class_predictors.add(
-                    ConvPredictor(layout.num_anchors * (self.num_classes + 1), predictor_kernel))
-                self.box_predictors.add(ConvPredictor(layout.num_anchors * 4, predictor_kernel))
-        self.set_nms(nms_thresh, nms_topk, post_nms, nms_mode)
+                    self._predictor(layout.num_anchors * (self.num_classes + 1),
+                                    self._head.kernel))
+                self.box_predictors.add(self._predictor(layout.num_anchors * 4,
+                                                        self._head.kernel))
+        self.set_nms(nms_thresh, nms_topk, post_nms, nms_mode, score_thresh)
 
     @property
     def num_classes(self) -> int:
@@ -80,12 +99,21 @@ class SSD(HybridBlock):
         return len(self.classes)
 
     @property
+    def spec(self) -> Optional[SSDSpec]:
+        """The model description (with the current decoding settings); None for an SSD
+        assembled by hand from blocks."""
+        if self._spec is None:
+            return None
+        return self._spec.replace(decoding=DecodeSpec(**self.nms_settings))
+
+    @property
     def layouts(self) -> List[AnchorLayout]:
         """Anchor layout of every head."""
         return [gen.layout for gen in self.anchor_generators]
 
     def set_nms(self, nms_thresh: float = NMS_THRESH, nms_topk: int = NMS_TOPK,
-                post_nms: int = POST_NMS, mode: str = 'multibox') -> None:
+                post_nms: int = POST_NMS, mode: str = 'multibox',
+                score_thresh: float = SCORE_THRESH) -> None:
         """Set how predictions are decoded into detections.
 
         Parameters
@@ -99,12 +127,15 @@ class SSD(HybridBlock):
         mode : str
             ``'multibox'``: MXNet's ``MultiBoxDetection``, one class per anchor (fast);
             ``'per_class'``: GluonCV's per-class candidates and NMS (identical to GluonCV).
+        score_thresh : float
+            Candidates of lower class probability are dropped before NMS.
         """
         compat.clear_cached_graph(self)
         self.nms_settings = dict(nms_thresh=nms_thresh, nms_topk=nms_topk, post_nms=post_nms,
-                                 mode=mode)
+                                 mode=mode, score_thresh=score_thresh)
         with self.name_scope():
-            self.decoder = Decoder(self.num_classes, mode, nms_thresh, nms_topk, post_nms)
+            self.decoder = Decoder(self.num_classes, mode, nms_thresh, nms_topk, post_nms,
+                                   score_thresh, self._variances)
 
     def reset_class(self, classes: Sequence[str],
                     reuse_weights: Union[None, Dict, Sequence[str]] = None) -> None:
@@ -129,9 +160,9 @@ class SSD(HybridBlock):
             for old, gen in zip(old_predictors, self.anchor_generators):
                 old_conv = old.predictor
                 in_channels = old_conv.weight.shape[1]
-                new = ConvPredictor(gen.num_anchors * (len(new_classes) + 1),
-                                    self._predictor_kernel, in_channels=in_channels,
-                                    prefix=old.prefix)
+                new = self._predictor(gen.num_anchors * (len(new_classes) + 1),
+                                      self._head.kernel, in_channels=in_channels,
+                                      prefix=old.prefix)
                 if compat.has_value(old_conv.weight):
                     ctx = old_conv.weight.list_ctx()
                     new.initialize(ctx=ctx)
@@ -285,98 +316,51 @@ def _remap_rows(old, new, mapping, old_stride, new_stride):
     return new
 
 
-def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence[int]] = None,
-            sizes: Optional[Sequence[float]] = None,
-            ratios: Optional[Sequence[Sequence[float]]] = None,
-            steps: Optional[Sequence[float]] = None, classes: Sequence[str] = (),
-            anchor_style: str = 'ssd', predictor_kernel: int = 3, min_depth: int = 128,
-            reduce_ratio: float = 1.0, feature_strides: Optional[Sequence[int]] = None,
-            num_extras: Optional[int] = None, strict_features: bool = True,
-            pretrained_base: Union[bool, str] = False,
-            root: Optional[str] = None, ctx: Optional[mx.Context] = None, **kwargs) -> SSD:
-    """Compose an SSD on a classification backbone (GluonCV's ``get_ssd`` vocabulary).
+def build_ssd(spec: SSDSpec, classes: Sequence[str], pretrained_base: Union[bool, str] = False,
+              root: Optional[str] = None, ctx: Optional[mx.Context] = None,
+              network: Optional[HybridBlock] = None,
+              extractor: Optional[HybridBlock] = None) -> SSD:
+    """The SSD ``spec`` describes, for ``classes``.
 
     Parameters
     ----------
-    network : str or HybridBlock
-        GluonCV classification-network name (``'resnet50_v1'``), ``'plainnet'``, a Gluon
-        network, or a dedicated extractor name (``'vgg16_atrous'``, ``'resnet34_v1b'``).
-    base_size : int
-        Training input side.
-    features : 'auto', sequence of str, str or HybridBlock
-        ``'auto'``: the stage outputs at ``feature_strides`` (16/32; 8/16/32 for VGG), found by
-        :func:`ssd_zoo.inspect_backbone`. A list names backbone outputs, checked by shape. A
-        dedicated extractor name, or a block returning every head's map, is used as it is.
-    filters : sequence of int, optional
-        Channels of the stride-2 extra layers after the last feature; default: enough layers
-        to reach 1x1 (or ``num_extras``).
-    sizes, ratios, steps : optional
-        Anchors in pixels at the base size: ``heads + 1`` sizes, ``heads`` ratio lists and
-        steps. Defaults: the SSD paper's scales, ratios {1,2,1/2} / {1,2,1/2,3,1/3}, and steps
-        equal to the base size over each map's side.
+    spec : SSDSpec
+        The description (a zoo row's, ``get_ssd``'s, or one recorded by a checkpoint).
     classes : sequence of str
         Foreground class names.
-    feature_strides : sequence of int, optional
-        Strides ``features='auto'`` takes (default 16/32, 8/16/32 for VGG).
-    num_extras : int, optional
-        Number of extra layers ``filters=None`` adds (default: until the map is 1x1).
-    strict_features : bool
-        Named features must be the output of their stride (see
-        :func:`ssd_zoo.backbones.discovery.plan_features`).
     pretrained_base : bool or str
-        Load the backbone's ImageNet weights (see :func:`ssd_zoo.weights.find_weights_file`).
-    **kwargs
-        Passed to :class:`SSD` (``nms_thresh``, ``nms_topk``, ``post_nms``, ``nms_mode``).
+        Load the backbone's ImageNet weights (see :func:`ssd_zoo.model.weights.find_weights_file`).
+    root, ctx : optional
+        Folder of weight files; device of the loaded weights.
+    network, extractor : HybridBlock, optional
+        A backbone block already built (or your own), or your own whole feature extractor,
+        used instead of building ``spec.network`` / the named features.
 
     Raises
     ------
     ValueError
-        Unknown feature names (listing the nearest), features not getting coarser, or lists
-        whose lengths disagree (naming the layer where they part).
+        No classes; a spec composed on a block of your own without that block; unknown kinds.
     """
     from ..backbones import build_extractor
-    from ..backbones.discovery import inspect_backbone, plan_features
-    from ..backbones.network import load_network
 
     if not classes:
         raise ValueError('an SSD needs at least one class name; pass classes=[...]')
-    label = network if isinstance(network, str) else type(network).__name__
-    kwargs.setdefault('network_name', label)
-    named = not isinstance(features, (str, HybridBlock)) or features == 'auto'
-    if named:
-        network = load_network(network, pretrained_base, root, ctx)
-        table = inspect_backbone(network, base_size, name=label)
-        names, filters, real_steps = plan_features(table, features, filters, feature_strides,
-                                                   num_extras, strict_features)
-        features, steps = names, steps if steps is not None else real_steps
-    extractor, names = build_extractor(network, base_size, features, filters or (),
-                                       min_depth=min_depth, reduce_ratio=reduce_ratio,
-                                       pretrained=pretrained_base and not named, root=root,
-                                       ctx=ctx)
-    heads = len(names)
-    sizes = sizes if sizes is not None else paper_sizes(heads, base_size)
-    ratios = ratios if ratios is not None else ssd_ratios(heads)
-    if steps is None:
-        raise ValueError('features=%r brings its own layers, so its anchor steps cannot be '
-                         'derived: pass steps=[...] (pixels at the base size, one per head)'
-                         % (features if isinstance(features, str) else type(features).__name__))
-    _check_head_lists(names, sizes, ratios, steps)
-    layouts = anchor_layouts(sizes, ratios, steps, anchor_style)
-    return SSD(extractor, layouts, classes, base_size, predictor_kernel=predictor_kernel, **kwargs)
-
-
-def _check_head_lists(names, sizes, ratios, steps) -> None:
-    heads = len(names)
-    problems = []
-    if len(ratios) != heads:
-        problems.append('%d ratio lists' % len(ratios))
-    if len(steps) != heads:
-        problems.append('%d steps' % len(steps))
-    if len(sizes) != heads + 1:
-        problems.append('%d sizes (need %d: one per head plus the next size of the last)'
-                        % (len(sizes), heads + 1))
-    if problems:
-        first_bad = min(len(ratios), len(steps), len(sizes) - 1, heads)
-        where = names[first_bad] if first_bad < heads else 'after %s' % names[-1]
-        raise ValueError('%d feature layers (%s) but %s; the lists part at layer %d (%s)'
-                         % (heads, ', '.join(names), ', '.join(problems), first_bad, where))
+    if spec.family == 'legacy':
+        return REGISTRY.get('legacy', spec.network).load()(spec, classes)
+    own = spec.options.get('user_block')
+    if own and network is None and extractor is None:
+        raise ValueError('this model was composed on a block of your own (%s): build it again '
+                         'with ssd_zoo.get_ssd(<your %s>, ...) and load its weights' % (own, own))
+    if extractor is None:
+        extractor, _ = build_extractor(network if network is not None else spec.network,
+                                       spec.base_size, spec.features, spec.extras.filters,
+                                       min_depth=spec.extras.min_depth,
+                                       reduce_ratio=spec.extras.reduce_ratio,
+                                       pretrained=pretrained_base, root=root, ctx=ctx,
+                                       extras_kind=spec.extras.kind)
+    anchors, decoding = spec.anchors, spec.decoding
+    layouts = anchor_layouts(anchors.sizes, anchors.ratios, anchors.steps, anchors.style)
+    return SSD(extractor, layouts, classes, spec.base_size, nms_thresh=decoding.nms_thresh,
+               nms_topk=decoding.nms_topk, post_nms=decoding.post_nms, nms_mode=decoding.mode,
+               network_name=spec.name, head=spec.head, score_thresh=decoding.score_thresh,
+               variances=spec.variances, spec=spec)

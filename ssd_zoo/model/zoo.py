@@ -1,53 +1,85 @@
 """The model zoo: names ``ssd_{size}_{backbone}_{dataset}`` -> networks, local weights."""
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import logging
-from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import mxnet as mx
 
+from .compose import get_ssd
 from .presets import PRESETS, Preset
-from .ssd import SSD, get_ssd
+from .registry import REGISTRY
+from .spec import SSDSpec
+from .ssd import SSD, build_ssd
 from .weights import find_weights_file, load_weights
 
-__all__ = ['get_model', 'list_models', 'lookup', 'dataset_classes', 'model_for_network',
-           'register_networks', 'NETWORK_ALIASES']
+__all__ = ['get_model', 'list_models', 'is_model', 'lookup', 'model_spec', 'dataset_classes',
+           'model_for_network']
 
 log = logging.getLogger(__name__)
 
-_REGISTRY: Dict[str, Tuple[Preset, str]] = {
-    preset.model_name(dataset): (preset, dataset)
-    for preset in PRESETS for dataset in preset.datasets}
+
+def _matches(name: str, pattern: str) -> bool:
+    if any(ch in pattern for ch in '*?['):
+        return fnmatch.fnmatch(name, pattern)
+    return pattern in name
 
 
-def list_models(pattern: Optional[str] = None) -> List[str]:
-    """Registered model names, optionally those containing ``pattern`` (or matching a glob).
+def list_models(pattern: Optional[str] = None, pretrained: Optional[bool] = None,
+                exclude: Union[None, str, Sequence[str]] = None) -> List[str]:
+    """Registered model names, in table order.
 
+    Parameters
+    ----------
+    pattern : str, optional
+        Keep the names containing it, or matching it as a glob (``'ssd_300_*_voc'``).
+    pretrained : bool, optional
+        True: only the names with published weights (:mod:`ssd_zoo.model.published`);
+        False: only those without.
+    exclude : str or sequence of str, optional
+        Drop the names containing (or matching) any of these.
+
+    Examples
+    --------
     >>> list_models('resnet50')
     ['ssd_512_resnet50_v1_voc', 'ssd_512_resnet50_v1_coco', 'ssd_512_resnet50_v1_custom']
+    >>> list_models('vgg16', pretrained=True, exclude='coco')
+    ['ssd_300_vgg16_atrous_voc', 'ssd_512_vgg16_atrous_voc']
     """
-    names = list(_REGISTRY)
-    if pattern is None:
-        return names
-    if any(ch in pattern for ch in '*?['):
-        return [n for n in names if fnmatch.fnmatch(n, pattern)]
-    return [n for n in names if pattern in n]
+    names = REGISTRY.names('model')
+    if pattern is not None:
+        names = [n for n in names if _matches(n, pattern)]
+    if pretrained is not None:
+        names = [n for n in names if REGISTRY.has('weights', n) == bool(pretrained)]
+    if exclude:
+        excluded = [exclude] if isinstance(exclude, str) else list(exclude)
+        names = [n for n in names if not any(_matches(n, e) for e in excluded)]
+    return names
+
+
+def is_model(name: str) -> bool:
+    """Whether ``name`` is a zoo model (spelling variants such as ``mobilenet1_0`` count)."""
+    return REGISTRY.has('model', name)
 
 
 def lookup(name: str) -> Tuple[Preset, str]:
     """The preset row and dataset of a model name; unknown names fail with the closest ones."""
-    key = name.strip().lower()
-    if key in _REGISTRY:
-        return _REGISTRY[key]
-    # GluonCV also spells 'mobilenet1.0' as 'mobilenet1_0' in function names
-    for candidate in _REGISTRY:
-        if candidate.replace('.', '_') == key.replace('.', '_'):
-            return _REGISTRY[candidate]
-    close = difflib.get_close_matches(key, list(_REGISTRY), n=5, cutoff=0.5)
-    raise ValueError('unknown model %r; closest: %s. ssd_zoo.list_models() lists all %d'
-                     % (name, ', '.join(close) or '(none)', len(_REGISTRY)))
+    entry = _model_entry(name)
+    return entry.info['preset'], entry.info['dataset']
+
+
+def model_spec(name: str) -> SSDSpec:
+    """The :class:`~ssd_zoo.model.spec.SSDSpec` of a zoo model."""
+    return _model_entry(name).target
+
+
+def _model_entry(name: str):
+    try:
+        return REGISTRY.get('model', name)
+    except ValueError as err:
+        raise ValueError('%s. ssd_zoo.list_models() lists all %d'
+                         % (err, len(REGISTRY.names('model')))) from None
 
 
 def dataset_classes(dataset: str) -> List[str]:
@@ -101,20 +133,23 @@ def get_model(name: str, pretrained: Union[bool, str] = False,
     FileNotFoundError
         A weights file is not where it is looked for (the message names the expected file).
     """
-    preset, dataset = lookup(name)
+    entry = _model_entry(name)
+    dataset = entry.info['dataset']
     if classes is None:
         if dataset == 'custom':
             raise ValueError('%s is a custom model: pass classes=[...] with your class names '
-                             '(scripts: --classes a,b,c)' % name)
+                             '(scripts: --classes a,b,c)' % entry.name)
         classes = dataset_classes(dataset)
-    net = get_ssd(preset.network_name, preset.base_size, preset.features, preset.filters,
-                  preset.sizes_for(dataset), preset.ratios, preset.steps, classes,
-                  anchor_style=preset.anchor_style, predictor_kernel=preset.predictor_kernel,
-                  min_depth=preset.min_depth, reduce_ratio=preset.reduce_ratio,
-                  pretrained_base=False if pretrained else pretrained_base, root=root, ctx=ctx,
-                  strict_features=False, network_name=preset.backbone,
-                  **kwargs)  # rows are checked against GluonCV
-    net.name_in_zoo = preset.model_name(dataset)
+    spec = entry.target
+    decoding = {key: kwargs.pop(option) for option, key in _DECODING_OPTIONS.items()
+                if option in kwargs}
+    if kwargs:
+        raise TypeError('get_model() got unexpected keyword arguments %s' % sorted(kwargs))
+    if decoding:
+        spec = spec.replace(decoding=decoding)
+    net = build_ssd(spec, classes, pretrained_base=False if pretrained else pretrained_base,
+                    root=root, ctx=ctx)
+    net.name_in_zoo = entry.name
     if pretrained:
         path = pretrained if isinstance(pretrained, str) else find_weights_file(
             net.name_in_zoo, root)
@@ -122,45 +157,30 @@ def get_model(name: str, pretrained: Union[bool, str] = False,
     return net
 
 
-#: short names that mean a preset backbone
-NETWORK_ALIASES = {'vgg16': 'vgg16_atrous'}
-
-#: network names built by another family of models: name -> (builder, family description)
-_FAMILIES: Dict[str, Tuple[Callable, str]] = {}
-
-
-def register_networks(names: Sequence[str], build: Callable, family: str) -> None:
-    """Let :func:`model_for_network` build ``names`` with ``build(network, data_shape,
-    classes, **kwargs)``.
-
-    The legacy symbolic API registers the MXNet example's networks (``vgg16_reduced``,
-    ``resnet101``, ...) when :mod:`ssd_zoo.symbol` is imported, so the zoo never depends on
-    it; the scripts and the CLI import it.
-    """
-    for name in names:
-        _FAMILIES[name] = (build, family)
+#: keyword arguments of get_model that set the decoding part of the spec
+_DECODING_OPTIONS = {'nms_thresh': 'nms_thresh', 'nms_topk': 'nms_topk',
+                     'post_nms': 'post_nms', 'nms_mode': 'mode'}
 
 
 def model_for_network(network: str, data_shape: int, classes: Sequence[str],
                       dataset: str = 'custom', **kwargs) -> SSD:
     """The SSD a training script means by ``--network NAME --data-shape S``.
 
-    A name registered by :func:`register_networks` is built by its family (the MXNet
-    example's names mean its legacy networks once :mod:`ssd_zoo.symbol` is imported).
-    Otherwise the preset ``ssd_<S>_<NAME>_<dataset>`` if there is one (``dataset`` voc/coco
-    with their own classes), else ``ssd_<S>_<NAME>_custom`` with ``classes``. Any other
-    GluonCV classification network is composed with :func:`ssd_zoo.get_ssd` and
-    ``features='auto'``.
+    A ``legacy`` name of the registry (the MXNet example's networks) is built by
+    :mod:`ssd_zoo.symbol.gluon`. Otherwise the preset ``ssd_<S>_<NAME>_<dataset>`` if there
+    is one (``dataset`` voc/coco with their own classes), else ``ssd_<S>_<NAME>_custom`` with
+    ``classes``. Any other GluonCV classification network is composed with
+    :func:`ssd_zoo.get_ssd` and ``features='auto'``.
     """
-    if network in _FAMILIES:
-        build, _ = _FAMILIES[network]
-        return build(network, data_shape, classes, **kwargs)
-    backbone = NETWORK_ALIASES.get(network, network)
+    if REGISTRY.has('legacy', network):
+        return REGISTRY.get('legacy', network).load()(
+            SSDSpec.legacy(network, data_shape), classes, **kwargs)
+    backbone = REGISTRY.canonical('network', network)
     if backbone != network:
         log.info('network %s means the %s preset backbone', network, backbone)
     for candidate in ('ssd_%d_%s_%s' % (data_shape, backbone, dataset),
                       'ssd_%d_%s_custom' % (data_shape, backbone)):
-        if candidate in _REGISTRY:
+        if is_model(candidate):
             own = candidate.endswith(('_voc', '_coco'))
             return get_model(candidate, classes=None if own else classes, **kwargs)
     sizes = sorted({p.base_size for p in PRESETS if p.backbone == backbone})

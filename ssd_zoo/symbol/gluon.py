@@ -17,18 +17,18 @@ from mxnet.gluon import HybridBlock, SymbolBlock
 from .. import compat
 from ..defaults import STD
 from ..model.anchors import AnchorLayout
+from ..model.registry import LEGACY_NETWORKS
+from ..model.spec import SSDSpec
 from ..model.ssd import SSD
-from ..model.zoo import register_networks
 from .common import multi_layer_feature, normalize_layers, per_layer_ratios, per_layer_sizes
 from .symbol_builder import base_network
-from .symbol_factory import BUILDER_OPTIONS, NETWORKS, get_config
+from .symbol_factory import BUILDER_OPTIONS, get_config
 
-__all__ = ['legacy_ssd', 'LegacyFeatures', 'load_base_checkpoint', 'LEGACY_NETWORKS']
+__all__ = ['legacy_ssd', 'build_legacy', 'LegacyFeatures', 'load_base_checkpoint',
+           'LEGACY_NETWORKS']
 
 log = logging.getLogger(__name__)
 
-#: the ``--network`` names that mean a legacy-symbol SSD
-LEGACY_NETWORKS = tuple(sorted(NETWORKS))
 
 #: the data pipeline's std, times 255: normalized input -> mean-subtracted pixels
 PIXEL_SCALE = tuple(s * 255 for s in STD)
@@ -88,6 +88,7 @@ def legacy_ssd(network: str, data_shape: int, classes: Sequence[str], **kwargs) 
     """
     ssd_options = {k: kwargs.pop(k) for k in ('nms_thresh', 'nms_topk', 'post_nms', 'nms_mode')
                    if k in kwargs}
+    spec = SSDSpec.legacy(network, data_shape, **kwargs)
     config = get_config(network, data_shape, num_classes=len(classes), **kwargs)
     base_args = {k: v for k, v in config.items()
                  if k not in _CONFIG_KEYS and k not in BUILDER_OPTIONS}
@@ -97,7 +98,7 @@ def legacy_ssd(network: str, data_shape: int, classes: Sequence[str], **kwargs) 
     layers = normalize_layers(layers, config['normalizations'], config['num_filters'])
     layouts = _layouts(config, layers, data_shape)
     net = SSD(LegacyFeatures(layers, prefix='features_'), layouts, classes, data_shape,
-              network_name=network, **ssd_options)
+              network_name=network, spec=spec, **ssd_options)
     net.name_in_zoo = 'legacy %s %d' % (network, data_shape)
     return net
 
@@ -167,13 +168,14 @@ def load_base_checkpoint(net: SSD, prefix: str, epoch: int,
     return len(matched)
 
 
-def _build_for_training(network: str, data_shape: int, classes: Sequence[str],
-                        pretrained_base=False, **_) -> SSD:
-    """:func:`legacy_ssd` as :func:`ssd_zoo.model.zoo.model_for_network` calls a network family."""
+def build_legacy(spec: SSDSpec, classes: Sequence[str], pretrained_base=False, **_) -> SSD:
+    """The legacy SSD a ``family='legacy'`` spec describes (the registry's ``legacy``
+    builder: :func:`ssd_zoo.build_ssd` and ``--network`` names reach it)."""
     if pretrained_base:
         raise ValueError('%s is a legacy network: load its ImageNet checkpoint with '
-                         '--pretrained PREFIX --epoch N instead of --pretrained-base' % network)
-    return legacy_ssd(network, data_shape, classes)
-
-
-register_networks(LEGACY_NETWORKS, _build_for_training, 'the MXNet example\'s networks')
+                         '--pretrained PREFIX --epoch N instead of --pretrained-base'
+                         % spec.network)
+    decoding = spec.decoding
+    return legacy_ssd(spec.network, spec.base_size, classes, nms_thresh=decoding.nms_thresh,
+                      nms_topk=decoding.nms_topk, post_nms=decoding.post_nms,
+                      nms_mode=decoding.mode, **spec.options)

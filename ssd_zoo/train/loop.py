@@ -19,6 +19,7 @@ from ..data.loader import make_loader
 from ..data.transforms import AUGMENT_PRESETS, TrainTransform, ValTransform
 from ..evaluation import evaluate
 from ..fileio import atomic_path
+from ..model.spec import spec_of
 from .checkpoint import checkpoint_exists, load_checkpoint, save_checkpoint
 from .schedule import LRSchedule
 from .step import StepLosses, TrainStep
@@ -181,7 +182,7 @@ def _initial_state(net, cfg: TrainConfig) -> dict:
             'config': _jsonable(cfg),
             'model': {'network': cfg.network, 'data_shape': cfg.data_shape,
                       'classes': list(net.classes), 'dataset': cfg.dataset,
-                      'dataset_root': cfg.dataset_root}}
+                      'dataset_root': cfg.dataset_root, 'spec': spec_of(net)}}
 
 
 def _resume(run: _Run, net, cfg: TrainConfig, contexts) -> None:
