@@ -5,6 +5,7 @@
     ssd-zoo anchors ssd_300_vgg16_atrous_voc [--size 300 | --size 384x512] [--out a.png]
     ssd-zoo info
     ssd-zoo check-data --dataset voc --dataset-root ~/VOCdevkit [--model NAME] [--suggest-sizes]
+    ssd-zoo train | eval | demo | export | quantize | benchmark ...   (``--help`` for each)
 
 The package :mod:`ssd_zoo.cli` is also the layer the scripts share (:mod:`.options`,
 :mod:`.training`).
@@ -101,8 +102,35 @@ def cmd_info(args) -> int:
     return 0
 
 
+#: the scripts' commands (``scripts/<name>_ssd.py`` runs the same): name -> (module, help)
+SCRIPT_COMMANDS = {
+    'train': ('train', 'train an SSD (any zoo model, backbone or legacy network)'),
+    'eval': ('eval', 'evaluate a checkpoint, export or zoo model (VOC07, VOC, COCO)'),
+    'demo': ('demo', 'detect objects in images and draw them'),
+    'export': ('export', 'export to symbol JSON (any size, fixed size, uint8 input) or ONNX'),
+    'quantize': ('quantize', 'INT8 or BF16 for oneDNN, calibrated on images'),
+    'benchmark': ('benchmark', 'speed against the reference measured in the same run'),
+}
+
+
+def _run_script_command(name: str, argv) -> int:
+    import importlib
+
+    from .options import run
+    module = importlib.import_module('.commands.' + SCRIPT_COMMANDS[name][0], __name__)
+    sys.argv[0] = 'ssd-zoo %s' % name  # the command's name starts its messages
+    try:
+        run(module.main, argv)
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else 2)
+    return 0
+
+
 def main(argv=None) -> int:
     warnings.filterwarnings('ignore', message='Cannot decide type')
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SCRIPT_COMMANDS:
+        return _run_script_command(argv[0], argv[1:])
     parser = argparse.ArgumentParser(prog='ssd-zoo', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest='command', required=True)
@@ -124,6 +152,8 @@ def main(argv=None) -> int:
     p.set_defaults(run=cmd_info)
     from .check_data import add_parser
     add_parser(sub)
+    for name, (_, text) in SCRIPT_COMMANDS.items():
+        sub.add_parser(name, help=text, add_help=False)  # parsed by the command itself
     args = parser.parse_args(argv)
     try:
         return args.run(args)

@@ -78,8 +78,6 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
         whose lengths disagree (naming the layer where they part).
     """
     from ..backbones import build_extractor
-    from ..backbones.discovery import inspect_backbone, plan_features
-    from ..backbones.network import load_network
 
     if not classes:
         raise ValueError('an SSD needs at least one class name; pass classes=[...]')
@@ -92,15 +90,37 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
     own = [type(b).__name__ for b in (network, features) if isinstance(b, HybridBlock)]
     named = not isinstance(features, (str, HybridBlock)) or features == 'auto'
     if named:
-        network = load_network(network, pretrained_base, root, ctx)
-        table = inspect_backbone(network, base_size, name=label)
-        names, filters, real_steps = plan_features(table, features, filters, feature_strides,
-                                                   num_extras, strict_features)
-        features, steps = names, steps if steps is not None else real_steps
+        network, features, filters, real_steps = _plan(
+            network, label, base_size, features, filters, feature_strides, num_extras,
+            strict_features, pretrained_base, root, ctx)
+        steps = steps if steps is not None else real_steps
     extractor, names = build_extractor(network, base_size, features, filters or (),
                                        min_depth=min_depth, reduce_ratio=reduce_ratio,
                                        pretrained=pretrained_base and not named, root=root,
                                        ctx=ctx)
+    anchors = _anchors(names, base_size, features, sizes, ratios, steps, anchor_style)
+    spec = SSDSpec(label, base_size, features if not isinstance(features, HybridBlock) else (),
+                   anchors, HeadSpec('conv', predictor_kernel),
+                   ExtrasSpec('ssd', filters or (), min_depth, reduce_ratio), decoding=decoding,
+                   name=name, options={'user_block': own[-1]} if own else {})
+    return build_ssd(spec, classes, extractor=extractor)
+
+
+def _plan(network, label, base_size, features, filters, feature_strides, num_extras, strict,
+          pretrained_base, root, ctx):
+    """``(backbone block, feature names, extra filters, steps)`` of named or ``'auto'``
+    features, found on the backbone by stride (:mod:`ssd_zoo.backbones.discovery`)."""
+    from ..backbones.discovery import inspect_backbone, plan_features
+    from ..backbones.network import load_network
+    network = load_network(network, pretrained_base, root, ctx)
+    table = inspect_backbone(network, base_size, name=label)
+    names, filters, steps = plan_features(table, features, filters, feature_strides, num_extras,
+                                          strict)
+    return network, names, filters, steps
+
+
+def _anchors(names, base_size, features, sizes, ratios, steps, style) -> AnchorSpec:
+    """The anchor part of the spec: the given lists, or the SSD paper's defaults, checked."""
     heads = len(names)
     sizes = sizes if sizes is not None else paper_sizes(heads, base_size)
     ratios = ratios if ratios is not None else ssd_ratios(heads)
@@ -109,12 +129,7 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
                          'derived: pass steps=[...] (pixels at the base size, one per head)'
                          % (features if isinstance(features, str) else type(features).__name__))
     _check_head_lists(names, sizes, ratios, steps)
-    spec = SSDSpec(label, base_size, features if not isinstance(features, HybridBlock) else (),
-                   AnchorSpec(sizes, ratios, steps, anchor_style),
-                   HeadSpec('conv', predictor_kernel),
-                   ExtrasSpec('ssd', filters or (), min_depth, reduce_ratio), decoding=decoding,
-                   name=name, options={'user_block': own[-1]} if own else {})
-    return build_ssd(spec, classes, extractor=extractor)
+    return AnchorSpec(sizes, ratios, steps, style)
 
 
 def _check_head_lists(names, sizes, ratios, steps) -> None:
