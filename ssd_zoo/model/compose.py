@@ -52,15 +52,11 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
         equal to the base size over each map's side.
     classes : sequence of str
         Foreground class names.
-    feature_strides : sequence of int, optional
-        Strides ``features='auto'`` takes (default 16/32, 8/16/32 for VGG).
-    num_extras : int, optional
-        Number of extra layers ``filters=None`` adds (default: until the map is 1x1).
-    strict_features : bool
-        Named features must be the output of their stride (see
-        :func:`ssd_zoo.backbones.discovery.plan_features`).
+    feature_strides, num_extras, strict_features
+        Strides ``'auto'`` takes (default 16/32, 8/16/32 for VGG); extra layers ``filters=None``
+        adds (default: until 1x1); named features must end their stride.
     pretrained_base : bool or str
-        Load the backbone's ImageNet weights (see :func:`ssd_zoo.weights.find_weights_file`).
+        Load the backbone's ImageNet weights (:func:`ssd_zoo.model.weights.find_weights_file`).
     **kwargs
         Decoding settings (``nms_thresh``, ``nms_topk``, ``post_nms``, ``nms_mode``), and
         ``network_name``, the name recorded for ``--network``.
@@ -68,8 +64,7 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
     Returns
     -------
     SSD
-        Its :attr:`~ssd_zoo.SSD.spec` describes it completely (features resolved, anchors
-        in pixels), unless it was built on a block of your own.
+        Its :attr:`~ssd_zoo.SSD.spec` describes it whole (features resolved, anchors in pixels).
 
     Raises
     ------
