@@ -199,3 +199,14 @@ def test_old_module_paths_warn_naming_the_new_one(old, new):
         out = fresh_python(code)
     assert '%s moved to %s' % (old, new) in out and '0.4.0' in out
     assert os.path.isfile(os.path.join(os.path.dirname(__file__), '..', 'CHANGELOG.md'))
+
+
+def test_the_zoo_table_is_measured_and_the_readme_shows_it():
+    from ssd_zoo.cli.zoo_table import format_table, measure_model, read_results
+    rows = read_results()
+    assert [r['model'] for r in rows] == ssd_zoo.list_models()
+    plain = next(r for r in rows if r['model'] == 'ssd_300_plainnet_custom')
+    assert plain == measure_model('ssd_300_plainnet_custom')
+    assert plain['anchors'] == 8744
+    with open(os.path.join(os.path.dirname(__file__), '..', 'README.md')) as f:
+        assert format_table(rows, markdown=True) in f.read()

@@ -1,6 +1,6 @@
 """The ``ssd-zoo`` command: look inside backbones and models, and at this machine.
 
-    ssd-zoo list [PATTERN]
+    ssd-zoo list [PATTERN] [--table [--markdown] [--write]]
     ssd-zoo inspect resnet101_v1 --size 512 [--all]
     ssd-zoo anchors ssd_300_vgg16_atrous_voc [--size 300 | --size 384x512] [--out a.png]
     ssd-zoo info
@@ -28,6 +28,8 @@ def _size(text: str):
 
 def cmd_list(args) -> int:
     from ..model.zoo import list_models
+    if args.table:
+        return _print_table(args)
     names = list_models(args.pattern)
     if not names:
         raise ValueError('no zoo model name contains %r (a part such as resnet50, 512 or voc, '
@@ -35,6 +37,18 @@ def cmd_list(args) -> int:
                          % (args.pattern, len(list_models())))
     for name in names:
         print(name)
+    return 0
+
+
+def _print_table(args) -> int:
+    from tqdm import tqdm
+
+    from ..model.zoo import list_models
+    from .zoo_table import format_table, read_results, write_results
+    rows = write_results(progress=lambda n: tqdm(n, desc='measuring')) if args.write \
+        else read_results()
+    wanted = set(list_models(args.pattern))
+    print(format_table([r for r in rows if r['model'] in wanted], markdown=args.markdown))
     return 0
 
 
@@ -134,8 +148,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='ssd-zoo', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest='command', required=True)
-    p = sub.add_parser('list', help='zoo model names')
+    p = sub.add_parser('list', help='zoo model names (--table: anchors, parameters, GFLOPs)')
     p.add_argument('pattern', nargs='?')
+    p.add_argument('--table', action='store_true',
+                   help='per model: input, anchors, parameters, GFLOPs, published accuracy')
+    p.add_argument('--markdown', action='store_true', help='the table in Markdown')
+    p.add_argument('--write', action='store_true',
+                   help='measure every model again and write benchmarks/results.yml')
     p.set_defaults(run=cmd_list)
     p = sub.add_parser('inspect', help='candidate feature layers of a backbone, by stride')
     p.add_argument('backbone')
