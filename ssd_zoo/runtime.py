@@ -11,12 +11,11 @@ With the count goes libgomp's wait policy (:data:`SPIN_SETTINGS`). libgomp lets 
 that waits for work spin about 300000 times (a few ms) before it sleeps, but only 1000 times
 once it manages more threads than there are CPUs - and MXNet always makes it: its engine's
 worker thread has an OpenMP team of its own beside the main thread's. At one thread per core
-every parallel region then has to wake sleeping threads: the `make run` model ran 39 img/s at
-batch 1 on 2 cores instead of 111, GluonCV's SSD on the same weights 21 instead of 78
-(benchmarks/inference.md). ``OMP_WAIT_POLICY=ACTIVE`` keeps the spinning when throttled and
-``GOMP_SPINCOUNT`` bounds it to libgomp's unthrottled default, so an idle process still
-sleeps after a few ms. A user's own ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` wins, and a
-user's thread count keeps libgomp's policy (they may oversubscribe on purpose).
+every parallel region then has to wake sleeping threads, which made small batches several
+times slower (measured: benchmarks/README.md). ``OMP_WAIT_POLICY=ACTIVE`` keeps the spinning
+when throttled and ``GOMP_SPINCOUNT`` bounds it to libgomp's unthrottled default, so an idle
+process still sleeps after a few ms. A user's own ``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT``
+wins, and a user's thread count keeps libgomp's policy (they may oversubscribe on purpose).
 
 Both must be in the environment before libmxnet is loaded (MXNet and libgomp read them once,
 at load), so ``import ssd_zoo`` applies them before importing mxnet.

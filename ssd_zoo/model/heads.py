@@ -3,7 +3,7 @@
 On a CPU the convolution is computed with its output channels padded to oneDNN's block
 (:func:`ssd_zoo.runtime.conv_channel_block`) and the padding sliced off: a class predictor's
 ``anchors * (classes + 1)`` channels (20, 30, 84, 126 ...) are rarely a multiple of 8 or 16,
-and oneDNN then takes kernels two to three times slower, forward and backward. The padding
+and oneDNN then takes slower kernels, forward and backward (benchmarks/README.md). The padding
 rows are zeros built in the graph from the weight itself, so the parameters keep their
 shapes (GluonCV's files, checkpoints) and the outputs are the unpadded convolution's.
 """

@@ -2,14 +2,13 @@
 the device.
 
 ``MultiBoxTarget``'s CPU kernel fills an 11 x batch x anchors x labels scratch tensor and
-then matches and mines one image after another, on one thread, while the engine waits: per
-batch of 16 at 8744 anchors it cost 10-25 % of a plainnet training step on 2 cores
-(benchmarks/training.md). The matching needs only the labels and the anchors, which the host
-has before the network has run, so :func:`match_anchors` does it in NumPy while the engine
-computes the forward pass; only the hard-negative mining needs the predictions, and
-:func:`mine_negatives` does it on the device with a handful of operators. Together
-(:func:`multibox_target`) they follow the kernel step for step, so that the outputs are
-equal, not merely close (``tests/test_targets.py`` compares them with the operator):
+then matches and mines one image after another, on one thread, while the engine waits (its
+cost per step: benchmarks/README.md). The matching needs only the labels and the anchors,
+which the host has before the network has run, so :func:`match_anchors` does it in NumPy
+while the engine computes the forward pass; only the hard-negative mining needs the
+predictions, and :func:`mine_negatives` does it on the device with a handful of operators.
+Together (:func:`multibox_target`) they follow the kernel step for step, so that the outputs
+are equal, not merely close (``tests/test_targets.py`` compares them with the operator):
 
 1. IoU of every anchor with every ground truth of the image, ``inter / union`` in float32 in
    the kernel's order of operations (0 where the union is 0); a label row of class -1 and
