@@ -12,10 +12,10 @@ import zipfile
 import mxnet as mx
 import pytest
 from conftest import closed_port, gluoncv_model
+from helpers.params import publish
 from test_weights import compare_top100
 
 import ssd_zoo
-from ssd_zoo.compat import gluoncv_sha1_table
 from ssd_zoo.model.model_store import (
     ChecksumError,
     WeightsUnavailableError,
@@ -41,7 +41,7 @@ def store(tmp_path, published, monkeypatch):
     """A GluonCV-layout store (``gluon/models/<name>-<sha1[:8]>.zip``) on 127.0.0.1; the table
     entry of NAME set to the served file's SHA-1. Yields (serve_dir, zip path, counter)."""
     _, path, sha1, _ = published
-    monkeypatch.setitem(gluoncv_sha1_table(), NAME, sha1)
+    publish(monkeypatch, NAME, sha1)
     serve = tmp_path / 'serve'
     models = serve / 'gluon' / 'models'
     models.mkdir(parents=True)
@@ -95,7 +95,7 @@ def test_a_corrupted_download_is_refused_naming_both_hashes(published, store, tm
 def test_a_local_file_with_the_published_sha1_needs_no_network(published, monkeypatch,
                                                               tmp_path):
     _, path, sha1, _ = published
-    monkeypatch.setitem(gluoncv_sha1_table(), NAME, sha1)  # the repo is a closed port
+    publish(monkeypatch, NAME, sha1)  # the repo is a closed port
     root = tmp_path / 'models'
     root.mkdir()
     target = root / ('%s-%s.params' % (NAME, sha1[:8]))
@@ -106,7 +106,7 @@ def test_a_local_file_with_the_published_sha1_needs_no_network(published, monkey
 def test_offline_fails_within_seconds_naming_url_file_and_folder(published, monkeypatch,
                                                                 tmp_path):
     _, _, sha1, _ = published
-    monkeypatch.setitem(gluoncv_sha1_table(), NAME, sha1)
+    publish(monkeypatch, NAME, sha1)
     port = closed_port()
     monkeypatch.setenv('MXNET_GLUON_REPO', 'http://127.0.0.1:%d/' % port)
     root = tmp_path / 'models'

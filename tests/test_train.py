@@ -14,6 +14,7 @@ import pytest
 import ssd_zoo
 from ssd_zoo.data import ShapesSpec, ValTransform, VOCFolder, generate_shapes, make_loader
 from ssd_zoo.evaluation import evaluate
+from ssd_zoo.model.spec import spec_of
 from ssd_zoo.train import TrainConfig, TrainingDiverged, fit
 from ssd_zoo.train.checkpoint import load_checkpoint
 
@@ -125,7 +126,8 @@ def test_checkpoint_records_the_model_to_rebuild(tiny_data, tmp_path):
     rebuilt = tiny_net(train.classes, seed=5)
     state = load_checkpoint(str(tmp_path / 'run' / 'last'), rebuilt)
     assert state['model'] == {'network': 'plainnet', 'data_shape': 96,
-                              'classes': train.classes, 'dataset': '', 'dataset_root': ''}
+                              'classes': train.classes, 'dataset': '', 'dataset_root': '',
+                              'spec': spec_of(net)}
     for key, value in weights(net).items():
         np.testing.assert_array_equal(weights(rebuilt)[key], value)
 

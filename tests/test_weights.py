@@ -75,7 +75,8 @@ def test_ssd_zoo_file_round_trips_through_zoo_root(tmp_path):
 def test_pretrained_true_finds_gluoncv_hashed_file_name(tmp_path, monkeypatch):
     """GluonCV's file name with the published SHA-1 is used as it is, without network (the
     table entry is set to this file's SHA-1: its weights are random, not the published)."""
-    from ssd_zoo.compat import gluoncv_sha1_table
+    from helpers.params import publish
+
     from ssd_zoo.model.model_store import sha1_of
     x = mx.nd.random.uniform(-1, 1, shape=(1, 3, 512, 512))
     reference = gluoncv_model('ssd_512_mobilenet1.0_voc', x)
@@ -84,7 +85,7 @@ def test_pretrained_true_finds_gluoncv_hashed_file_name(tmp_path, monkeypatch):
     saved = str(tmp_path / 'w.params')
     reference.save_parameters(saved)
     sha1 = sha1_of(saved)
-    monkeypatch.setitem(gluoncv_sha1_table(), 'ssd_512_mobilenet1.0_voc', sha1)
+    publish(monkeypatch, 'ssd_512_mobilenet1.0_voc', sha1)
     file_name = 'ssd_512_mobilenet1.0_voc-%s.params' % sha1[:8]
     os.replace(saved, str(root / file_name))
     assert find_weights_file('ssd_512_mobilenet1.0_voc', str(root)) == str(root / file_name)

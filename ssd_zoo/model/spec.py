@@ -10,6 +10,7 @@ class and one registry entry (:mod:`ssd_zoo.model.registry`).
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple, Union
 
@@ -162,7 +163,7 @@ class SSDSpec:
         """The JSON form (lists for tuples), with :data:`SPEC_VERSION`."""
         out = dataclasses.asdict(self)
         out['spec_version'] = SPEC_VERSION
-        return out
+        return json.loads(json.dumps(out))  # lists, as it reads back from a file
 
     @classmethod
     def from_dict(cls, data: dict) -> 'SSDSpec':

@@ -24,3 +24,13 @@ def one_per_backbone(names):
     """The first preset of every backbone runs by default; its other sizes and datasets (the
     same code path on another network) run with ``make test-all``."""
     return _first_of_each(names, lambda preset: preset.backbone)
+
+
+def publish(monkeypatch, name, sha1):
+    """Make ``sha1`` the published SHA-1 of zoo model ``name`` for one test: the weights
+    record ssd_zoo's model store reads (:mod:`ssd_zoo.model.published`)."""
+    import dataclasses
+
+    from ssd_zoo.model.registry import REGISTRY
+    entry = REGISTRY.get('weights', name)
+    monkeypatch.setattr(entry, 'target', dataclasses.replace(entry.target, sha1=sha1))
