@@ -89,7 +89,8 @@ def check_onnx(det, loader, ctx, prefix):
 def check_int8(det, train, val, ctx, prefix, fp32_map):
     """INT8 export calibrated on 32 training images, reloaded, and its mAP."""
     side = det.data_shape
-    int8 = quantize_int8(det.net, calibration_batches(train, side, 32, ctx), (1, 3, side, side))
+    calib = calibration_batches(train, side, 32, ctx, normalization=det.normalization())
+    int8 = quantize_int8(det.net, calib, (1, 3, side, side))
     int8.export(prefix + '_int8')
     reloaded = load_detector(symbol=prefix + '_int8', ctx=ctx)
     one_by_one, _ = make_loader(val, ValTransform(side), 1, shuffle=False, drop_last=False)

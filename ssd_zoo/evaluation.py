@@ -12,6 +12,7 @@ from .compat import voc_recall_precision
 from .data.classes import ClassMap
 from .data.preprocess import normalize_batch
 from .deploy.loading import as_numpy
+from .model.spec import input_normalization
 
 __all__ = ['make_metric', 'predict_loader', 'evaluate', 'METRICS', 'CocoAP', 'per_class_table',
            'precision_recall']
@@ -101,12 +102,14 @@ def predict_loader(net, loader, ctx=None, progress=None):
     """
     ctx = ctx or mx.cpu()
     predict = getattr(net, 'predict', None)
+    normalization = input_normalization(net)
     for batch in (progress(loader) if progress else loader):
         images, labels = batch
         if predict is not None:
             ids, scores, boxes = predict(images, ctx)
         else:
-            ids, scores, boxes = (as_numpy(o) for o in net(normalize_batch(images, ctx=ctx)))
+            ids, scores, boxes = (as_numpy(o) for o in net(normalize_batch(images, ctx=ctx,
+                                                                  **normalization)))
         replaced = getattr(batch, 'replaced', ())
         if replaced:  # an unreadable image: scored without it (its stand-in is left out)
             log.warning('evaluation: %s could not be read and is left out',

@@ -210,3 +210,30 @@ def test_the_zoo_table_is_measured_and_the_readme_shows_it():
     assert plain['anchors'] == 8744
     with open(os.path.join(os.path.dirname(__file__), '..', 'README.md')) as f:
         assert format_table(rows, markdown=True) in f.read()
+
+
+def test_the_specs_input_normalization_reaches_every_consumer(tmp_path):
+    """A spec with mean = std = 0.5 (SSDLite's [-1, 1]) is what the Detector, evaluation,
+    the training step and a uint8-input export feed the network."""
+    from ssd_zoo.data.preprocess import normalize_batch
+    from ssd_zoo.deploy import Detector, export_model, load_detector
+    from ssd_zoo.model.spec import input_normalization
+    from ssd_zoo.train.step import _normalized_parts
+    net = ssd_zoo.get_model('ssd_300_plainnet_custom', classes=['a'], pretrained_base=False)
+    half = ssd_zoo.build_ssd(net.spec.replace(input={'mean': (.5,) * 3, 'std': (.5,) * 3}),
+                             ['a'])
+    half.initialize()
+    images = np.random.default_rng(0).integers(0, 256, (1, 96, 96, 3)).astype(np.uint8)
+    assert input_normalization(half) == {'mean': (.5,) * 3, 'std': (.5,) * 3}
+    assert input_normalization(object())['mean'] == ssd_zoo.defaults.MEAN
+    x = normalize_batch(images, mean=(.5,) * 3, std=(.5,) * 3)
+    np.testing.assert_allclose(x.asnumpy(), images.transpose(0, 3, 1, 2) / 127.5 - 1,
+                               atol=1e-6)
+    np.testing.assert_array_equal(_normalized_parts(images, [mx.cpu()],
+                                                    input_normalization(half))[0].asnumpy(),
+                                  x.asnumpy())
+    want = half(x)[1].asnumpy()
+    np.testing.assert_array_equal(Detector(half, ['a'], 96, 'test').predict(images)[1], want)
+    export_model(half, str(tmp_path / 'u8'), input_shape=(1, 3, 96, 96), preprocess=True)
+    got = load_detector(symbol=str(tmp_path / 'u8')).predict(images)[1]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

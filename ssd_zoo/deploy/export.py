@@ -17,7 +17,7 @@ from mxnet import autograd
 from mxnet.gluon import HybridBlock, SymbolBlock, nn
 
 from ..defaults import MEAN, STD
-from ..model.spec import spec_of
+from ..model.spec import input_normalization, spec_of
 from .exportable import check_exportable, network_context
 from .model_info import NORMALIZED_INPUT, UINT8_INPUT, write_model_info
 
@@ -154,7 +154,7 @@ def export_model(net, prefix: str, input_shape: Sequence[int] = None, epoch: int
     os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
     block = FixedSizeSSD(net, *input_shape[2:]) if fixed_size else net
     if preprocess:
-        block = WithPreprocessing(block)
+        block = WithPreprocessing(block, **input_normalization(net))
     block.hybridize()
     with autograd.predict_mode():
         block(export_input(input_shape, ctx or network_context(net), preprocess))

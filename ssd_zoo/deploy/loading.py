@@ -16,6 +16,7 @@ import numpy as np
 from ..data.base import read_image
 from ..data.preprocess import normalize_batch
 from ..data.transforms import KeepAspectTransform, ValTransform
+from ..model.spec import input_normalization
 from .model_info import NORMALIZED_INPUT, UINT8_INPUT, read_model_info
 
 __all__ = ['Detector', 'Detections', 'load_detector', 'network_of', 'as_numpy']
@@ -70,6 +71,10 @@ class Detector:
     fixed_size: bool = False
     info: dict = field(default_factory=dict)
 
+    def normalization(self) -> dict:
+        """The ``mean`` and ``std`` the model's input is normalized with (its spec's)."""
+        return input_normalization(self.info or self.net)
+
     def predict(self, images: np.ndarray, ctx: Optional[mx.Context] = None
                 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(ids, scores, boxes)`` NumPy batches for uint8 ``(B, H, W, 3)`` RGB images already
@@ -77,7 +82,7 @@ class Detector:
         if self.input_format == UINT8_INPUT:
             x = mx.nd.array(images, dtype='uint8', ctx=ctx or mx.cpu())
         else:
-            x = normalize_batch(images, ctx=ctx)
+            x = normalize_batch(images, ctx=ctx, **self.normalization())
         ids, scores, boxes = (as_numpy(o) for o in self.net(x))
         return ids, scores, boxes
 

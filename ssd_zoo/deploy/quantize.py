@@ -122,8 +122,11 @@ def _head_layers(symbol: mx.sym.Symbol, predictor_names: Sequence[str]):
             if i not in body and n['op'] != 'null']
 
 
-def calibration_batches(dataset, side: int, count: int, ctx=None, batch_size: int = 16):
-    """The first ``count`` images of ``dataset``, resized and normalized as for inference.
+def calibration_batches(dataset, side: int, count: int, ctx=None, batch_size: int = 16,
+                        normalization: Optional[dict] = None):
+    """The first ``count`` images of ``dataset``, resized and normalized as for inference
+    (``normalization``: the network's ``{'mean', 'std'}``,
+    :func:`ssd_zoo.model.spec.input_normalization`; ImageNet's by default).
 
     Calibrate on images like those the model will see (its training split): random images
     or random weights give useless ranges.
@@ -135,7 +138,7 @@ def calibration_batches(dataset, side: int, count: int, ctx=None, batch_size: in
         if seen >= count:
             break
         images = images[:count - seen]
-        batches.append(normalize_batch(images, ctx=ctx))
+        batches.append(normalize_batch(images, ctx=ctx, **(normalization or {})))
         seen += len(images)
     return batches
 

@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 from ..defaults import MEAN, NMS_THRESH, NMS_TOPK, POST_NMS, SCORE_THRESH, STD, VARIANCES
 
 __all__ = ['SSDSpec', 'AnchorSpec', 'HeadSpec', 'ExtrasSpec', 'DecodeSpec', 'InputSpec',
-           'SPEC_VERSION', 'spec_of']
+           'SPEC_VERSION', 'spec_of', 'input_normalization']
 
 #: the version of the JSON form; loading refuses newer ones instead of misreading them
 SPEC_VERSION = 1
@@ -195,3 +195,14 @@ def spec_of(net) -> Optional[dict]:
     SSD assembled by hand from blocks): what checkpoints and exports record."""
     spec = getattr(net, 'spec', None)
     return spec.to_dict() if spec is not None else None
+
+
+def input_normalization(model) -> Dict[str, Tuple[float, ...]]:
+    """``{'mean': ..., 'std': ...}`` of the input ``model`` takes: its spec's
+    (:class:`InputSpec`; ``model`` a network, or a model-description dict with a ``spec``),
+    else ImageNet's (:data:`ssd_zoo.defaults.MEAN` / ``STD``)."""
+    spec = getattr(model, 'spec', None)
+    if isinstance(model, dict) and model.get('spec'):
+        spec = SSDSpec.from_dict(model['spec'])
+    part = spec.input if isinstance(spec, SSDSpec) else InputSpec()
+    return {'mean': part.mean, 'std': part.std}

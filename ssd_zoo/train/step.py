@@ -17,6 +17,7 @@ import numpy as np
 from mxnet import autograd
 
 from ..data.preprocess import normalize_batch
+from ..model.spec import input_normalization
 from .loss import SSDMultiBoxLoss, to_multibox_labels
 from .workers import Workers
 
@@ -36,10 +37,11 @@ class StepLosses:
         return math.isfinite(self.cls_loss) and math.isfinite(self.box_loss)
 
 
-def _normalized_parts(images: np.ndarray, contexts):
+def _normalized_parts(images: np.ndarray, contexts, normalization: dict):
     """The uint8 batch split over ``contexts``, each part normalized for its device (on the
-    host for a CPU, after a uint8 upload elsewhere: :func:`normalize_batch`)."""
-    return [normalize_batch(part, ctx=c)
+    host for a CPU, after a uint8 upload elsewhere: :func:`normalize_batch`) with the
+    network's ``mean`` and ``std``."""
+    return [normalize_batch(part, ctx=c, **normalization)
             for part, c in zip(np.array_split(images, len(contexts)), contexts)]
 
 
@@ -76,7 +78,7 @@ class TrainStep:
 
     def __call__(self, images: np.ndarray, labels: np.ndarray, lr: float) -> mx.nd.NDArray:
         self.trainer.set_learning_rate(lr)
-        xs = _normalized_parts(images, self.contexts)
+        xs = _normalized_parts(images, self.contexts, input_normalization(self.net))
         height, width = images.shape[1:3]
         ys = np.array_split(to_multibox_labels(labels, width, height), len(self.contexts))
         home = self.contexts[0]

@@ -47,7 +47,8 @@ def main(argv=None):
         train, _, where = model_dataset(args, det, 'train')
         print('calibrating on %d images of %s (training split)'
               % (min(args.num_calib_images, len(train)), where))
-        calib = calibration_batches(train, side, args.num_calib_images, device(args))
+        calib = calibration_batches(train, side, args.num_calib_images, device(args),
+                                    normalization=det.normalization())
         converted = quantize_int8(det.net, calib, shape, args.calib_mode)
     else:
         converted = to_bfloat16(det.net, shape)
