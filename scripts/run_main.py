@@ -21,7 +21,6 @@ import numpy as np
 from tqdm import tqdm
 
 from ssd_zoo.cli.options import contexts, counting_bar, run, script_parser
-from ssd_zoo.cli.training import TrainRequest, train_model
 from ssd_zoo.data import ValTransform, build_datasets, generate_shapes, make_loader, read_image
 from ssd_zoo.deploy import (
     calibration_batches,
@@ -32,6 +31,7 @@ from ssd_zoo.deploy import (
 )
 from ssd_zoo.evaluation import evaluate, per_class_table, predict_loader
 from ssd_zoo.train import TrainConfig
+from ssd_zoo.train.recipe import TrainRequest, train_model
 from ssd_zoo.viz import draw_detections, plot_pr_curves
 
 #: the recipe of the main job (TrainConfig's defaults otherwise). Measured 2026-12-01 on the
@@ -139,7 +139,7 @@ def main(argv=None):
         train_model(TrainConfig(epochs=args.epochs, batch_size=BATCH_SIZE, seed=args.seed,
                                 save_dir=args.out, save_interval=0, network='plainnet',
                                 dataset='shapes', cache_images=CACHE_GIB),
-                    TrainRequest('shapes'), [ctx])
+                    TrainRequest(), [ctx], progress=tqdm, report=print)
         clock.done('training')
 
     print('== 3. evaluation of the best checkpoint')

@@ -45,11 +45,11 @@ def model(tmp_path_factory):
     """A tiny shapes model (custom dataset: its own classes.txt) and its data."""
     root = generate_shapes(str(tmp_path_factory.mktemp('shapes')), TINY)
     run_dir = str(tmp_path_factory.mktemp('run'))
-    from ssd_zoo.cli.training import TrainRequest, train_model
     from ssd_zoo.train import TrainConfig
+    from ssd_zoo.train.recipe import TrainRequest, train_model
     cfg = TrainConfig(epochs=2, batch_size=8, data_shape=96, save_dir=run_dir, num_workers=0,
                       network='plainnet', dataset='custom', dataset_root=root, seed=0)
-    train_model(cfg, TrainRequest('custom', root), contexts=[__import__('mxnet').cpu()],
+    train_model(cfg, TrainRequest(), contexts=[__import__('mxnet').cpu()],
                 progress=None)
     return root, os.path.join(run_dir, 'best')
 
@@ -136,8 +136,8 @@ def test_voc_with_only_the_test_split_evaluates_a_subset_of_its_classes(model, t
 def test_fine_tuning_pairs_a_checkpoints_classes_by_name(model):
     import mxnet as mx
 
-    from ssd_zoo.cli.training import _start_from
     from ssd_zoo.model.zoo import model_for_network
+    from ssd_zoo.train.recipe import _start_from
     _, checkpoint = model
     reordered = SHAPES[::-1]
     trained = model_for_network('plainnet', 96, SHAPES, 'custom')

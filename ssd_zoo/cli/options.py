@@ -23,6 +23,7 @@ from ..defaults import KEEP_ASPECT
 from ..deploy.loading import Detector, load_detector
 from ..model.registry import LEGACY_NETWORKS
 from ..model.zoo import lookup
+from ..train.recipe import TrainingUsageError, is_legacy  # noqa: F401 (is_legacy: shared)
 from .datasets import class_list
 
 __all__ = ['run', 'one_line', 'UsageError', 'add_resize_flags', 'resize_options',
@@ -60,7 +61,7 @@ def run(main: Callable[[Optional[List[str]]], int], argv: Optional[List[str]] = 
         if debug:
             traceback.print_exc()
         print('%s: %s' % (name, one_line(err)), file=sys.stderr)
-        sys.exit(2 if isinstance(err, UsageError) else 1)
+        sys.exit(2 if isinstance(err, (UsageError, TrainingUsageError)) else 1)
     sys.exit(status or 0)
 
 
@@ -175,9 +176,6 @@ def contexts(gpus: str = '', cpus: int = 1) -> List[mx.Context]:
     return [mx.gpu(i) for i in ids]
 
 
-def is_legacy(network: str) -> bool:
-    """Whether ``--network`` names one of the MXNet example's networks."""
-    return network in LEGACY_NETWORKS
 
 
 def load_model(args) -> Detector:

@@ -12,14 +12,16 @@ Defaults are those of ssd_zoo.train.TrainConfig.
 """
 import logging
 
+from tqdm import tqdm
+
 from ssd_zoo.cli.datasets import class_list
-from ssd_zoo.cli.options import UsageError, contexts, script_parser
-from ssd_zoo.cli.training import TrainRequest, default_lr, default_save_dir, train_model
+from ssd_zoo.cli.options import UsageError, contexts, counting_bar, script_parser
 from ssd_zoo.data import DATASETS
 from ssd_zoo.data.loader import WORKER_KINDS
 from ssd_zoo.data.transforms import AUGMENT_PRESETS
 from ssd_zoo.train import TrainConfig
 from ssd_zoo.train.checkpoint import checkpoint_exists
+from ssd_zoo.train.recipe import TrainRequest, default_lr, default_save_dir, train_model
 from ssd_zoo.train.workers import check_launched
 
 D = TrainConfig()  # the defaults
@@ -133,12 +135,13 @@ def main(argv=None):
                              'check --save-prefix, or use --resume-or-start to start from '
                              'scratch when there is none' % cfg.save_dir)
         print('nothing to resume in %s: starting from scratch' % cfg.save_dir)
-    request = TrainRequest(args.dataset, args.dataset_root,
-                           class_list(args.classes),
+    request = TrainRequest(class_list(args.classes),
                            args.pretrained_base, args.pretrained, args.epoch, args.transfer,
                            args.resume if args.resume not in (None, 'last') else None,
                            args.strict_data)
-    _, history, _ = train_model(cfg, request, contexts(args.gpus, args.cpus))
+    with counting_bar('preparing data', disable=args.dataset != 'shapes') as data_progress:
+        _, history, _ = train_model(cfg, request, contexts(args.gpus, args.cpus), progress=tqdm,
+                                    report=print, data_progress=data_progress)
     best = max((r['map'] for r in history if r['map'] is not None), default=None)
     print('done: last epoch %s; best validation %s mAP %s'
           % (history[-1]['epoch'] if history else '-', args.metric,
