@@ -172,6 +172,9 @@ def test_int8_model_keeps_the_detections_and_reloads(trained_tiny, tmp_path):
     converted.export(prefix)
     for got, want in zip(import_block(prefix)(images), int8):
         np.testing.assert_allclose(got.asnumpy(), want, atol=1e-5)
+    from ssd_zoo.deploy import read_model_info
+    from ssd_zoo.model.spec import spec_of
+    assert read_model_info(prefix)['spec'] == spec_of(net)  # the model it was converted from
 
 
 def test_int8_detections_hold_with_avx2_int8_kernels():
