@@ -33,7 +33,7 @@ def test_train_mode_outputs_and_hybridized_mode_switches(small_net):
 
 def test_multibox_mode_keeps_every_valid_operator_detection_in_score_order(small_net):
     """The decoder equals MultiBoxDetection applied by hand, valid rows first."""
-    small_net.set_nms(nms_thresh=0.45, nms_topk=400, post_nms=2268)
+    small_net.set_nms(nms_thresh=0.45, nms_topk=400, post_nms=2268, mode='multibox')
     x = mx.nd.random.uniform(-1, 1, shape=(1, 3, 300, 300))
     with mx.autograd.train_mode():
         cls_preds, box_preds, anchors = small_net(x)
@@ -49,18 +49,18 @@ def test_multibox_mode_keeps_every_valid_operator_detection_in_score_order(small
     np.testing.assert_allclose(scores[valid, 0], expected[:, 1], rtol=1e-6)
     np.testing.assert_allclose(boxes[valid], expected[:, 2:] * 300, rtol=1e-5, atol=1e-3)
     assert np.all(boxes[~valid] == -1)
-    small_net.set_nms()
+    small_net.set_nms(mode='multibox')  # the fixture's own decoding again
 
 
 def test_set_nms_controls_detection_count_and_mode(small_net):
     x = mx.nd.random.uniform(-1, 1, shape=(1, 3, 300, 300))
-    small_net.set_nms(post_nms=7)
+    small_net.set_nms(post_nms=7, mode='multibox')
     assert small_net(x)[0].shape == (1, 7, 1)
     small_net.set_nms(post_nms=7, mode='per_class')
     assert small_net(x)[0].shape == (1, 7, 1)
     with pytest.raises(ValueError, match='multibox'):
         small_net.set_nms(mode='fast')
-    small_net.set_nms()
+    small_net.set_nms(mode='multibox')  # the fixture's own decoding again
 
 
 def test_reset_class_reuses_weights_like_gluoncv(tmp_path):
@@ -196,7 +196,7 @@ def test_tiny_inputs_still_return_post_nms_rows(small_net):
         ids, scores, boxes = small_net(mx.nd.random.uniform(shape=(1, 3, 32, 32)))
         assert ids.shape == (1, 100, 1) and boxes.shape == (1, 100, 4)
         assert (ids.asnumpy() == -1).sum() > 0
-    small_net.set_nms()
+    small_net.set_nms(mode='multibox')  # the fixture's own decoding again
 
 
 def test_unknown_model_names_closest_and_custom_needs_classes():

@@ -23,8 +23,8 @@ def build_extractor(network: Union[str, HybridBlock], base_size: int,
                     features: Union[str, Sequence[str], HybridBlock],
                     filters: Sequence[int] = (), min_depth: int = 128, reduce_ratio: float = 1.0,
                     pretrained: Union[bool, str] = False, root: Optional[str] = None,
-                    ctx: Optional[mx.Context] = None,
-                    extras_kind: str = 'ssd') -> Tuple[HybridBlock, List[str]]:
+                    ctx: Optional[mx.Context] = None, extras_kind: str = 'ssd',
+                    network_kwargs: Optional[dict] = None) -> Tuple[HybridBlock, List[str]]:
     """Build the feature extractor of an SSD and name its outputs.
 
     Parameters
@@ -39,6 +39,8 @@ def build_extractor(network: Union[str, HybridBlock], base_size: int,
     extras_kind : str
         A registered ``extras`` kind: the block that appends them (``'ssd'``:
         :class:`FeatureExpander`).
+    network_kwargs : dict, optional
+        Passed to the backbone's constructor (``norm_layer``, ``norm_kwargs``).
 
     Returns
     -------
@@ -56,11 +58,11 @@ def build_extractor(network: Union[str, HybridBlock], base_size: int,
                              % (features, REGISTRY.names('extractor')))
         build = REGISTRY.get('extractor', features).load()
         return build(base_size, filters, pretrained, root, ctx, min_depth=min_depth,
-                     reduce_ratio=reduce_ratio)
+                     reduce_ratio=reduce_ratio, network_kwargs=network_kwargs or {})
     features = list(features)
     if not features:
         raise ValueError('features must name at least one backbone output')
-    backbone = load_network(network, pretrained, root, ctx)
+    backbone = load_network(network, pretrained, root, ctx, **(network_kwargs or {}))
     expander_class = REGISTRY.get('extras', extras_kind).load()
     expander = expander_class(backbone, features, filters, min_depth=min_depth,
                               reduce_ratio=reduce_ratio)

@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 
 def vgg16_atrous(base_size, filters, pretrained, root, ctx, **_):
+    # no normalization layers to replace (GluonCV's VGG extractor ignores norm_layer too)
     if base_size not in VGG_EXTRAS:
         raise ValueError('vgg16_atrous has extra layers for base sizes %s, not %d'
                          % (sorted(VGG_EXTRAS), base_size))
@@ -32,7 +33,9 @@ def vgg16_atrous(base_size, filters, pretrained, root, ctx, **_):
     return net, names
 
 
-def resnet34_v1b(base_size, filters, pretrained, root, ctx, min_depth=128, reduce_ratio=1.0):
+def resnet34_v1b(base_size, filters, pretrained, root, ctx, min_depth=128, reduce_ratio=1.0,
+                 network_kwargs=None):
     net = ResNetV1bExtractor('resnet34_v1b', filters or (256, 256, 128, 128), pretrained, root,
-                             ctx, min_depth=min_depth, reduce_ratio=reduce_ratio)
+                             ctx, min_depth=min_depth, reduce_ratio=reduce_ratio,
+                             network_kwargs=network_kwargs)
     return net, list(net.feature_names)

@@ -41,6 +41,8 @@ def load_network(network: Union[str, HybridBlock], pretrained: Union[bool, str] 
         Folder of weight files, default ``$MXNET_HOME/models``.
     ctx : mx.Context, optional
         Where the loaded weights live.
+    **kwargs
+        Passed to the network's constructor (``norm_layer``, ``norm_kwargs``).
     """
     if isinstance(network, HybridBlock):
         return network
@@ -61,7 +63,14 @@ def load_network(network: Union[str, HybridBlock], pretrained: Union[bool, str] 
                 raise ValueError('unknown backbone %r; closest: %s (any GluonCV classification '
                                  'model-zoo name, or plainnet)'
                                  % (network, ', '.join(close) or '(none)'))
-            net = gluoncv_model(network, pretrained=False, **kwargs)
+            try:
+                net = gluoncv_model(network, pretrained=False, **kwargs)
+            except TypeError as err:
+                if not any(key in str(err) for key in kwargs):
+                    raise
+                raise ValueError('backbone %s does not take %s (GluonCV builds it without '
+                                 'them): drop them for this network'
+                                 % (network, ', '.join(sorted(kwargs)))) from None
     if pretrained:
         path = pretrained if isinstance(pretrained, str) else find_weights_file(network, root)
         log.info('loading %s ImageNet weights from %s', network, path)

@@ -7,7 +7,7 @@ named ``stage<k>_out`` (``stage4_out`` is stride 16, ``stage5_out`` stride 32).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 from mxnet.gluon import HybridBlock, nn
 
@@ -21,16 +21,21 @@ class PlainNet(HybridBlock):
     ----------
     channels : sequence of int
         Output channels of each stage; stage ``k`` (1-based) has stride ``2**k``.
+    norm_layer, norm_kwargs
+        The normalization layer and its arguments (GluonCV's convention:
+        ``gluon.contrib.nn.SyncBatchNorm`` with ``{'num_devices': N}`` across devices).
     """
 
-    def __init__(self, channels: Sequence[int] = (16, 32, 64, 128, 256), **kwargs):
+    def __init__(self, channels: Sequence[int] = (16, 32, 64, 128, 256),
+                 norm_layer=nn.BatchNorm, norm_kwargs: Optional[dict] = None, **kwargs):
         super().__init__(**kwargs)
+        norm_kwargs = norm_kwargs or {}
         with self.name_scope():
             self.features = nn.HybridSequential(prefix='')
             for k, width in enumerate(channels, start=1):
                 for stride in (2, 1) if k > 1 else (2,):
                     self.features.add(nn.Conv2D(width, 3, stride, 1, use_bias=False),
-                                      nn.BatchNorm())
+                                      norm_layer(**norm_kwargs))
                     last = stride == 1 or k == 1
                     self.features.add(nn.Activation('relu', prefix='stage%d_out_' % k)
                                       if last else nn.Activation('relu'))

@@ -31,16 +31,18 @@ class ResNetV1bExtractor(HybridBlock):
         ImageNet weights of ``network`` (see :func:`load_network`).
     use_bn : bool
         BatchNorm in the extra layers (GluonCV's preset has none).
+    network_kwargs : dict, optional
+        Passed to the ResNet's constructor (``norm_layer``, ``norm_kwargs``).
     """
 
     def __init__(self, network: str = 'resnet34_v1b', filters: Sequence[int] = (256, 256, 128, 128),
                  pretrained: Union[bool, str] = False, root: Optional[str] = None,
                  ctx: Optional[mx.Context] = None, use_bn: bool = False, min_depth: int = 128,
-                 reduce_ratio: float = 1.0, **kwargs):
+                 reduce_ratio: float = 1.0, network_kwargs: Optional[dict] = None, **kwargs):
         super().__init__(**kwargs)
         if not network.endswith('v1b'):
             raise ValueError('ResNetV1bExtractor needs a *_v1b network, got %r' % network)
-        res = load_network(network, pretrained, root, ctx)
+        res = load_network(network, pretrained, root, ctx, **(network_kwargs or {}))
         with self.name_scope():
             self.stage1 = nn.HybridSequential('stage1')
             for name in ('conv1', 'bn1', 'relu', 'maxpool', 'layer1', 'layer2'):

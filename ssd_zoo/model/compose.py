@@ -12,9 +12,16 @@ from mxnet.gluon import HybridBlock
 from ..defaults import ssd_ratios
 from .anchors import paper_sizes
 from .spec import AnchorSpec, DecodeSpec, ExtrasSpec, HeadSpec, SSDSpec
-from .ssd import SSD, build_ssd  # noqa: F401 (SSD: the return type's docs)
+from .ssd import SSD, build_ssd, norm_options  # noqa: F401 (SSD: the return type's docs)
 
-__all__ = ['get_ssd']
+__all__ = ['get_ssd', 'GET_SSD_KEYWORDS']
+
+#: every keyword ``get_ssd`` takes (named in the error for any other)
+GET_SSD_KEYWORDS = ('features', 'filters', 'sizes', 'ratios', 'steps', 'classes',
+                    'anchor_style', 'predictor_kernel', 'min_depth', 'reduce_ratio',
+                    'feature_strides', 'num_extras', 'strict_features', 'pretrained_base',
+                    'root', 'ctx', 'norm_layer', 'norm_kwargs', 'nms_thresh', 'nms_topk',
+                    'post_nms', 'nms_mode', 'network_name')
 
 #: ``get_ssd`` keywords that set the decoding part of the spec, and their spec names
 _DECODING_KEYWORDS = {'nms_thresh': 'nms_thresh', 'nms_topk': 'nms_topk',
@@ -29,7 +36,8 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
             reduce_ratio: float = 1.0, feature_strides: Optional[Sequence[int]] = None,
             num_extras: Optional[int] = None, strict_features: bool = True,
             pretrained_base: Union[bool, str] = False,
-            root: Optional[str] = None, ctx: Optional[mx.Context] = None, **kwargs) -> SSD:
+            root: Optional[str] = None, ctx: Optional[mx.Context] = None, norm_layer=None,
+            norm_kwargs: Optional[dict] = None, **kwargs) -> SSD:
     """Compose an SSD on a classification backbone (GluonCV's ``get_ssd`` vocabulary).
 
     Parameters
@@ -57,6 +65,8 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
         adds (default: until 1x1); named features must end their stride.
     pretrained_base : bool or str
         Load the backbone's ImageNet weights (:func:`ssd_zoo.model.weights.find_weights_file`).
+    norm_layer, norm_kwargs : optional
+        The backbone's normalization layer, as in GluonCV (see :func:`ssd_zoo.build_ssd`).
     **kwargs
         Decoding settings (``nms_thresh``, ``nms_topk``, ``post_nms``, ``nms_mode``), and
         ``network_name``, the name recorded for ``--network``.
@@ -81,18 +91,20 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
     decoding = DecodeSpec(**{_DECODING_KEYWORDS[k]: kwargs.pop(k) for k in list(kwargs)
                              if k in _DECODING_KEYWORDS})
     if kwargs:
-        raise TypeError('get_ssd() got unexpected keyword arguments %s' % sorted(kwargs))
+        raise TypeError('get_ssd() got unexpected keyword arguments %s; it takes %s'
+                        % (sorted(kwargs), ', '.join(GET_SSD_KEYWORDS)))
+    network_kwargs = norm_options(norm_layer, norm_kwargs)
     own = [type(b).__name__ for b in (network, features) if isinstance(b, HybridBlock)]
     named = not isinstance(features, (str, HybridBlock)) or features == 'auto'
     if named:
         network, features, filters, real_steps = _plan(
             network, label, base_size, features, filters, feature_strides, num_extras,
-            strict_features, pretrained_base, root, ctx)
+            strict_features, pretrained_base, root, ctx, network_kwargs)
         steps = steps if steps is not None else real_steps
     extractor, names = build_extractor(network, base_size, features, filters or (),
                                        min_depth=min_depth, reduce_ratio=reduce_ratio,
                                        pretrained=pretrained_base and not named, root=root,
-                                       ctx=ctx)
+                                       ctx=ctx, network_kwargs=network_kwargs)
     anchors = _anchors(names, base_size, features, sizes, ratios, steps, anchor_style)
     spec = SSDSpec(label, base_size, features if not isinstance(features, HybridBlock) else (),
                    anchors, HeadSpec('conv', predictor_kernel),
@@ -102,12 +114,12 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
 
 
 def _plan(network, label, base_size, features, filters, feature_strides, num_extras, strict,
-          pretrained_base, root, ctx):
+          pretrained_base, root, ctx, network_kwargs):
     """``(backbone block, feature names, extra filters, steps)`` of named or ``'auto'``
     features, found on the backbone by stride (:mod:`ssd_zoo.backbones.discovery`)."""
     from ..backbones.discovery import inspect_backbone, plan_features
     from ..backbones.network import load_network
-    network = load_network(network, pretrained_base, root, ctx)
+    network = load_network(network, pretrained_base, root, ctx, **network_kwargs)
     table = inspect_backbone(network, base_size, name=label)
     names, filters, steps = plan_features(table, features, filters, feature_strides, num_extras,
                                           strict)

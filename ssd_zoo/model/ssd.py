@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Dict, List, Optional, Sequence, Union
 
 import mxnet as mx
@@ -18,7 +19,7 @@ from .decode import Decoder
 from .registry import REGISTRY
 from .spec import DecodeSpec, HeadSpec, SSDSpec
 
-__all__ = ['SSD', 'build_ssd']
+__all__ = ['SSD', 'build_ssd', 'norm_options']
 
 log = logging.getLogger(__name__)
 
@@ -112,9 +113,13 @@ class SSD(HybridBlock):
         return [gen.layout for gen in self.anchor_generators]
 
     def set_nms(self, nms_thresh: float = NMS_THRESH, nms_topk: int = NMS_TOPK,
-                post_nms: int = POST_NMS, mode: str = 'multibox',
+                post_nms: int = POST_NMS, mode: str = 'per_class',
                 score_thresh: float = SCORE_THRESH) -> None:
         """Set how predictions are decoded into detections.
+
+        Called as GluonCV's scripts call it (``set_nms(0.45, 400)``) it gives GluonCV's
+        decoding; a network is built with its spec's mode (``'multibox'`` for the zoo rows),
+        which ``set_nms(..., mode='multibox')`` keeps.
 
         Parameters
         ----------
@@ -125,8 +130,8 @@ class SSD(HybridBlock):
         post_nms : int
             Detections returned per image (``K``); -1 for all.
         mode : str
-            ``'multibox'``: MXNet's ``MultiBoxDetection``, one class per anchor (fast);
-            ``'per_class'``: GluonCV's per-class candidates and NMS (identical to GluonCV).
+            ``'per_class'``: GluonCV's per-class candidates and NMS (identical to GluonCV);
+            ``'multibox'``: MXNet's ``MultiBoxDetection``, one class per anchor (faster).
         score_thresh : float
             Candidates of lower class probability are dropped before NMS.
         """
@@ -178,6 +183,34 @@ class SSD(HybridBlock):
         if deferred_ctx is not None:
             self.initialize(ctx=deferred_ctx)
         self.set_nms(**self.nms_settings)
+
+    def load_parameters(self, filename, ctx=None, allow_missing=False, ignore_extra=False,
+                        cast_dtype=False, dtype_source='current'):
+        """Load an ssd_zoo or GluonCV ``save_parameters`` file (Gluon's signature).
+
+        With the defaults the file must fit exactly, GluonCV's stored anchors aside
+        (:func:`ssd_zoo.model.weights.load_weights`: mismatches are named, the class count
+        explained); ``allow_missing``, ``ignore_extra`` or ``cast_dtype`` take Gluon's path.
+        """
+        if allow_missing or ignore_extra or cast_dtype:
+            super().load_parameters(filename, ctx, allow_missing, ignore_extra, cast_dtype,
+                                    dtype_source)
+            return
+        from .weights import load_weights
+        load_weights(self, filename, ctx)
+
+    def save_params(self, filename):
+        """Deprecated alias of :meth:`save_parameters`, as on GluonCV's models (Gluon's own
+        ``save_params`` fails on an SSD: its backbone's parameters have other prefixes)."""
+        warnings.warn('save_params is deprecated; use save_parameters', DeprecationWarning,
+                      stacklevel=2)
+        self.save_parameters(filename)
+
+    def load_params(self, filename, ctx=None, allow_missing=False, ignore_extra=False):
+        """Deprecated alias of :meth:`load_parameters`, as on GluonCV's models."""
+        warnings.warn('load_params is deprecated; use load_parameters', DeprecationWarning,
+                      stacklevel=2)
+        self.load_parameters(filename, ctx, allow_missing, ignore_extra)
 
     def initialize(self, init=None, ctx=None, verbose=False, force_reinit=False):
         """Initialize the parameters that have no value yet (e.g. not the loaded backbone).
@@ -316,10 +349,21 @@ def _remap_rows(old, new, mapping, old_stride, new_stride):
     return new
 
 
+def norm_options(norm_layer=None, norm_kwargs: Optional[dict] = None) -> dict:
+    """The backbone-constructor arguments of GluonCV's ``norm_layer`` / ``norm_kwargs``."""
+    if norm_layer is None:
+        if norm_kwargs:
+            raise ValueError('norm_kwargs=%r needs a norm_layer (e.g. '
+                             'gluon.contrib.nn.SyncBatchNorm)' % (norm_kwargs,))
+        return {}
+    return {'norm_layer': norm_layer, 'norm_kwargs': dict(norm_kwargs or {})}
+
+
 def build_ssd(spec: SSDSpec, classes: Sequence[str], pretrained_base: Union[bool, str] = False,
               root: Optional[str] = None, ctx: Optional[mx.Context] = None,
               network: Optional[HybridBlock] = None,
-              extractor: Optional[HybridBlock] = None) -> SSD:
+              extractor: Optional[HybridBlock] = None, norm_layer=None,
+              norm_kwargs: Optional[dict] = None) -> SSD:
     """The SSD ``spec`` describes, for ``classes``.
 
     Parameters
@@ -335,6 +379,10 @@ def build_ssd(spec: SSDSpec, classes: Sequence[str], pretrained_base: Union[bool
     network, extractor : HybridBlock, optional
         A backbone block already built (or your own), or your own whole feature extractor,
         used instead of building ``spec.network`` / the named features.
+    norm_layer, norm_kwargs : optional
+        The backbone's normalization layer and its arguments, as in GluonCV
+        (``gluon.contrib.nn.SyncBatchNorm``, ``{'num_devices': 4}``); the extra layers keep
+        BatchNorm, as GluonCV's do. The weights are the same either way.
 
     Raises
     ------
@@ -357,7 +405,8 @@ def build_ssd(spec: SSDSpec, classes: Sequence[str], pretrained_base: Union[bool
                                        min_depth=spec.extras.min_depth,
                                        reduce_ratio=spec.extras.reduce_ratio,
                                        pretrained=pretrained_base, root=root, ctx=ctx,
-                                       extras_kind=spec.extras.kind)
+                                       extras_kind=spec.extras.kind,
+                                       network_kwargs=norm_options(norm_layer, norm_kwargs))
     anchors, decoding = spec.anchors, spec.decoding
     layouts = anchor_layouts(anchors.sizes, anchors.ratios, anchors.steps, anchors.style)
     return SSD(extractor, layouts, classes, spec.base_size, nms_thresh=decoding.nms_thresh,

@@ -95,31 +95,36 @@ def dataset_classes(dataset: str) -> List[str]:
 
 def get_model(name: str, pretrained: Union[bool, str] = False,
               pretrained_base: Union[bool, str] = True, classes: Optional[Sequence[str]] = None,
-              root: Optional[str] = None, ctx: Optional[mx.Context] = None, **kwargs) -> SSD:
-    """Build a zoo SSD, optionally with its weights.
+              root: Optional[str] = None, ctx: Optional[mx.Context] = None,
+              transfer: Optional[str] = None, norm_layer=None, norm_kwargs: Optional[dict] = None,
+              **kwargs) -> SSD:
+    """Build a zoo SSD, optionally with its weights (GluonCV's ``get_model`` keywords).
 
     Parameters
     ----------
     name : str
         A name from :func:`list_models`, e.g. ``'ssd_512_resnet50_v1_voc'``.
     pretrained : bool or str
-        ``True``: your ``<root>/<name>.params``, else GluonCV's published weights from its
-        model store (``<root>/<name>-<sha1[:8]>.params`` when its SHA-1 is right, else
-        downloaded and checked: :func:`ssd_zoo.weights.find_weights_file`); a string: that
-        weights file. Files saved by ssd_zoo and by GluonCV's ``save_parameters`` for the
-        same preset both load.
+        ``True``: your ``<root>/<name>.params``, else the published weights from GluonCV's
+        model store (:func:`ssd_zoo.model.weights.find_weights_file`); a string: that weights
+        file (ssd_zoo's or GluonCV's ``save_parameters`` format).
     pretrained_base : bool or str
-        Load the backbone's ImageNet weights the same way; ignored when ``pretrained`` is
-        set.
+        Load the backbone's ImageNet weights the same way; ignored when ``pretrained`` is set.
     classes : sequence of str, optional
         Foreground classes; required for ``*_custom`` models, defaults to the dataset's.
     root : str, optional
         Folder of weight files, default ``$MXNET_HOME/models`` (``~/.mxnet/models``).
     ctx : mx.Context, optional
         Device of the loaded weights.
+    transfer : str, optional
+        For a ``*_custom`` model, as GluonCV: start from the published ``voc`` or ``coco``
+        model of the same preset and keep the predictors of the classes both share
+        (``reset_class``).
+    norm_layer, norm_kwargs : optional
+        The backbone's normalization layer, as in GluonCV (``gluon.contrib.nn.SyncBatchNorm``
+        with ``{'num_devices': N}``).
     **kwargs
-        Passed to :class:`ssd_zoo.SSD` (``nms_thresh``, ``nms_topk``, ``post_nms``,
-        ``nms_mode``).
+        Decoding settings: ``nms_thresh``, ``nms_topk``, ``post_nms``, ``nms_mode``.
 
     Returns
     -------
@@ -130,31 +135,59 @@ def get_model(name: str, pretrained: Union[bool, str] = False,
     ------
     ValueError
         Unknown name (with the closest names), missing classes for a custom model.
+    TypeError
+        An unknown keyword (naming the accepted ones).
     FileNotFoundError
         A weights file is not where it is looked for (the message names the expected file).
     """
     entry = _model_entry(name)
+    decoding = {key: kwargs.pop(option) for option, key in _DECODING_OPTIONS.items()
+                if option in kwargs}
+    if kwargs:
+        raise TypeError('get_model() got unexpected keyword arguments %s; it takes %s'
+                        % (sorted(kwargs), ', '.join(GET_MODEL_KEYWORDS)))
+    if transfer:
+        return _transferred(entry, transfer, classes, root, ctx, norm_layer, norm_kwargs)
     dataset = entry.info['dataset']
     if classes is None:
         if dataset == 'custom':
             raise ValueError('%s is a custom model: pass classes=[...] with your class names '
                              '(scripts: --classes a,b,c)' % entry.name)
         classes = dataset_classes(dataset)
-    spec = entry.target
-    decoding = {key: kwargs.pop(option) for option, key in _DECODING_OPTIONS.items()
-                if option in kwargs}
-    if kwargs:
-        raise TypeError('get_model() got unexpected keyword arguments %s' % sorted(kwargs))
-    if decoding:
-        spec = spec.replace(decoding=decoding)
+    spec = entry.target.replace(decoding=decoding) if decoding else entry.target
     net = build_ssd(spec, classes, pretrained_base=False if pretrained else pretrained_base,
-                    root=root, ctx=ctx)
+                    root=root, ctx=ctx, norm_layer=norm_layer, norm_kwargs=norm_kwargs)
     net.name_in_zoo = entry.name
     if pretrained:
         path = pretrained if isinstance(pretrained, str) else find_weights_file(
             net.name_in_zoo, root)
         load_weights(net, path, ctx)
     return net
+
+
+def _transferred(entry, source: str, classes, root, ctx, norm_layer, norm_kwargs) -> SSD:
+    """GluonCV's ``transfer=``: the published ``source`` model, its classes reset to
+    ``classes`` keeping the weights of the shared ones."""
+    if not classes:
+        raise ValueError('transfer=%r: pass classes=[...], the classes to fine-tune to'
+                         % source)
+    base = entry.name.rsplit('_', 1)[0]
+    candidate = '%s_%s' % (base, source)
+    if not REGISTRY.has('weights', candidate):
+        raise ValueError('transfer=%r: %s has no published weights; models with weights: %s'
+                         % (source, candidate, ', '.join(list_models(base, pretrained=True))
+                            or '(none for this preset)'))
+    net = get_model(candidate, pretrained=True, root=root, ctx=ctx, norm_layer=norm_layer,
+                    norm_kwargs=norm_kwargs)
+    net.reset_class(list(classes), reuse_weights=[c for c in classes if c in net.classes])
+    net.name_in_zoo = entry.name
+    return net
+
+
+#: every keyword ``get_model`` takes (named in the error for any other)
+GET_MODEL_KEYWORDS = ('pretrained', 'pretrained_base', 'classes', 'root', 'ctx', 'transfer',
+                      'norm_layer', 'norm_kwargs', 'nms_thresh', 'nms_topk', 'post_nms',
+                      'nms_mode')
 
 
 #: keyword arguments of get_model that set the decoding part of the spec
