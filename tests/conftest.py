@@ -68,11 +68,8 @@ def gluoncv_model(name, x, seed=0, **kwargs):
     return net
 
 
-def gluoncv_anchors_corners(net, x):
-    """GluonCV's anchors (pixels, centre-size) as normalized corners, like ssd_zoo's."""
+def train_mode_anchors(net, x):
+    """The train-mode anchors ``(N, 4)`` of a network (GluonCV's or ssd_zoo's) for input ``x``:
+    GluonCV's format, pixel ``(cx, cy, w, h)``."""
     with mx.autograd.train_mode():
-        anchors = net(x)[2].asnumpy()[0]
-    height, width = x.shape[2:]
-    corners = np.concatenate([anchors[:, :2] - anchors[:, 2:] / 2,
-                              anchors[:, :2] + anchors[:, 2:] / 2], axis=1)
-    return corners / np.array([width, height, width, height])
+        return net(x)[2].asnumpy()[0]

@@ -2,7 +2,7 @@
 import mxnet as mx
 import numpy as np
 import pytest
-from conftest import gluoncv_anchors_corners
+from conftest import train_mode_anchors
 
 import ssd_zoo
 from ssd_zoo.model.presets import PRESETS
@@ -67,7 +67,7 @@ def test_anchors_equal_gluoncv_at_base_size(name):
     kwargs = {'classes': net.classes} if name.endswith('_custom') else {}
     reference = gluoncv.model_zoo.get_model(name, pretrained_base=False, **kwargs)
     reference.initialize()
-    expected = gluoncv_anchors_corners(reference, mx.nd.zeros((1, 3, size, size)))
+    expected = train_mode_anchors(reference, mx.nd.zeros((1, 3, size, size)))  # same format
     if preset.differs_from_gluoncv and 'steps' in preset.differs_from_gluoncv:
         assert not np.allclose(expected, anchors.asnumpy()[0], atol=1e-4)
     else:
@@ -87,10 +87,9 @@ def test_mobilenet025_steps_fix_matches_gluoncv_generator_with_real_strides():
         gen = SSDAnchorGenerator(i, (300, 300), s, r, st, (fs, fs))
         gen.initialize()
         pieces.append(gen(mx.nd.zeros((1, 1, fs, fs))).asnumpy()[0])
-    ref = np.concatenate(pieces)
-    ref = np.concatenate([ref[:, :2] - ref[:, 2:] / 2, ref[:, :2] + ref[:, 2:] / 2], 1) / 300
+    ref = np.concatenate(pieces)  # GluonCV's format, as ssd_zoo's train mode: pixel cx, cy, w, h
     np.testing.assert_allclose(anchors, ref, atol=1e-4)
-    centres = (anchors[:, :2] + anchors[:, 2:]) / 2
+    centres = anchors[:, :2] / 300
     first_head = centres[:19 * 19 * 4]
     assert first_head.max() > 0.95 and first_head.min() < 0.05
 

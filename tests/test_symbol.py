@@ -10,6 +10,7 @@ import pytest
 from mxnet import autograd
 
 from ssd_zoo.data import ShapesSpec, VOCFolder, generate_shapes
+from ssd_zoo.model.anchors import corner_anchors
 from ssd_zoo.symbol import common, symbol_builder, symbol_factory
 from ssd_zoo.symbol.deploy import deploy_checkpoint, inference_symbol
 from ssd_zoo.symbol.gluon import legacy_ssd, load_base_checkpoint
@@ -182,7 +183,8 @@ def test_gluon_legacy_model_has_the_symbols_anchors_and_parameters(network, data
     config = symbol_factory.get_config(network, data_shape, num_classes=3)
     _, _, reference = symbol_builder.multibox_outputs(**config)
     expected = evaluate_anchors(reference, x)
-    np.testing.assert_allclose(anchors.asnumpy(), expected, atol=1e-6)
+    corners = corner_anchors(anchors.asnumpy(), data_shape, data_shape)
+    np.testing.assert_allclose(corners, expected, atol=1e-6)
     gluon_count = sum(int(np.prod(p.shape)) for n, p in net.collect_params().items()
                       if 'pixel_scale' not in n and not n.endswith(('_mean', '_var')))
     symbol = symbol_builder.get_symbol_train(**config)

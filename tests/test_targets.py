@@ -4,6 +4,7 @@ import mxnet as mx
 import numpy as np
 import pytest
 
+from ssd_zoo.model.anchors import corner_anchors
 from ssd_zoo.train.loss import SSDMultiBoxLoss
 from ssd_zoo.train.targets import match_anchors, mine_negatives, multibox_target
 
@@ -104,7 +105,8 @@ def test_targets_equal_multibox_target_on_a_real_training_batch():
     with mx.autograd.train_mode():  # the training outputs: predictions and anchors
         cls_preds, _, anchors = net(normalize_batch(mx.nd.array(images, dtype='uint8')))
     assert anchors.shape[1] == 8744
-    assert_equal_to_operator(anchors.asnumpy()[0], to_multibox_labels(pixels, 300, 300),
+    assert_equal_to_operator(corner_anchors(anchors.asnumpy()[0], 300, 300),
+                             to_multibox_labels(pixels, 300, 300),
                              cls_preds.transpose((0, 2, 1)).asnumpy())
 
 

@@ -14,6 +14,7 @@ import pytest
 import ssd_zoo
 from ssd_zoo.data import ShapesSpec, ValTransform, VOCFolder, generate_shapes, make_loader
 from ssd_zoo.evaluation import evaluate
+from ssd_zoo.model.anchors import corner_anchors
 from ssd_zoo.model.spec import spec_of
 from ssd_zoo.train import TrainConfig, TrainingDiverged, fit
 from ssd_zoo.train.checkpoint import load_checkpoint
@@ -161,6 +162,7 @@ def test_loss_split_over_devices_gives_the_whole_batch_gradient(tiny_data):
     net = tiny_net(train.classes)
     with mx.autograd.train_mode():
         cls_preds, box_preds, anchors = net(normalize_batch(mx.nd.array(images, dtype='uint8')))
+    anchors = corner_anchors(anchors, 96, 96)  # MultiBoxTarget's format
     targets = to_multibox_labels(mx.nd.array(labels), 96, 96)
     loss_fn = SSDMultiBoxLoss()
 

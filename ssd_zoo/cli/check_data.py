@@ -16,6 +16,7 @@ from ..data.check import (
     percentiles,
     suggest_scale,
 )
+from ..model.anchors import corner_anchors
 from ..model.zoo import get_model, lookup, model_for_network
 
 __all__ = ['add_parser', 'check_data']
@@ -52,7 +53,7 @@ def _model_anchors(args, classes) -> tuple:
     side = net.base_size
     with mx.autograd.train_mode():
         anchors = net(mx.nd.zeros((1, 3, side, side)))[2]
-    return name, side, anchors.asnumpy()[0]
+    return name, side, corner_anchors(anchors.asnumpy()[0], side, side)
 
 
 def _split_report(name, dataset, labels, checks) -> List[str]:

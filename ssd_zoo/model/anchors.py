@@ -15,9 +15,11 @@ import math
 from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
+import numpy as np
 from mxnet.gluon import HybridBlock
 
-__all__ = ['AnchorLayout', 'AnchorGenerator', 'anchor_layouts', 'paper_sizes', 'count_anchors']
+__all__ = ['AnchorLayout', 'AnchorGenerator', 'anchor_layouts', 'paper_sizes', 'count_anchors',
+           'centre_size', 'corner_anchors']
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,10 @@ class AnchorGenerator(HybridBlock):
         return self.layout.num_anchors
 
     def hybrid_forward(self, F, feature, image):  # pylint: disable=arguments-differ
+        return F.broadcast_div(self.pixel_corners(F, feature), image_wh(F, image))
+
+    def pixel_corners(self, F, feature):
+        """The anchors as pixel corners of the input, ``(1, H*W*A, 4)``."""
         # the anchors depend on the map's height and width only: a 1 x 1 x H x W slice cut off
         # from the gradient spares backward a zero gradient of every feature map (computed
         # through MultiBoxPrior and added to the real one) and the block a copy of the map
@@ -151,7 +157,33 @@ class AnchorGenerator(HybridBlock):
                                                     offsets=(0.0, 0.0))
                             for s, r in self.layout.shape_groups()], dim=1)
         pixels = F.broadcast_add(centres.reshape((0, -1, 1, 4)), shapes.reshape((0, 1, -1, 4)))
-        return F.broadcast_div(pixels.reshape((1, -1, 4)), image_wh(F, image))
+        return pixels.reshape((1, -1, 4))
+
+
+def centre_size(F, corners):
+    """Corners ``(..., 4)`` as ``(cx, cy, w, h)``: GluonCV's train-mode anchor format."""
+    top_left = F.slice_axis(corners, axis=-1, begin=0, end=2)
+    bottom_right = F.slice_axis(corners, axis=-1, begin=2, end=4)
+    return F.concat((top_left + bottom_right) / 2, bottom_right - top_left, dim=-1)
+
+
+def corner_anchors(anchors, height: int, width: int):
+    """The train-mode anchors of an SSD (GluonCV's format: pixel ``(cx, cy, w, h)`` of a
+    ``height x width`` input) as ``MultiBoxTarget`` takes them: normalized corners.
+
+    Works on NumPy arrays and NDArrays ``(..., 4)``; NumPy is computed in float64 and
+    returned in float32.
+    """
+    if isinstance(anchors, np.ndarray) or not hasattr(anchors, 'asnumpy'):
+        a = np.asarray(anchors, np.float64)
+        half = a[..., 2:] / 2
+        corners = np.concatenate([a[..., :2] - half, a[..., :2] + half], axis=-1)
+        return (corners / np.array([width, height] * 2)).astype(np.float32)
+    import mxnet as mx
+    centre = anchors.slice_axis(axis=-1, begin=0, end=2)
+    half = anchors.slice_axis(axis=-1, begin=2, end=4) / 2
+    scale = mx.nd.array([width, height] * 2, ctx=anchors.context)
+    return mx.nd.broadcast_div(mx.nd.concat(centre - half, centre + half, dim=-1), scale)
 
 
 def image_wh(F, image):

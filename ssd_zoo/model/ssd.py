@@ -14,7 +14,7 @@ from mxnet.gluon import HybridBlock, nn
 
 from .. import compat
 from ..defaults import NMS_THRESH, NMS_TOPK, POST_NMS, SCORE_THRESH, VARIANCES, layer_init
-from .anchors import AnchorGenerator, AnchorLayout, anchor_layouts
+from .anchors import AnchorGenerator, AnchorLayout, anchor_layouts, centre_size
 from .decode import Decoder
 from .registry import REGISTRY
 from .spec import DecodeSpec, HeadSpec, SSDSpec
@@ -56,10 +56,13 @@ class SSD(HybridBlock):
 
     Notes
     -----
-    Under ``autograd.train_mode()`` the network returns ``cls_preds (B, N, C+1)``,
-    ``box_preds (B, N, 4)`` and ``anchors (1, N, 4)`` (normalized corners); otherwise
-    ``ids (B, K, 1)``, ``scores (B, K, 1)``, ``bboxes (B, K, 4)`` in input pixels. A hybridized
-    network re-traces when the mode changes, so it never returns the other mode's outputs.
+    Under ``autograd.train_mode()`` the network returns what GluonCV's SSD returns:
+    ``cls_preds (B, N, C+1)``, ``box_preds (B, N, 4)`` and ``anchors (1, N, 4)`` as pixel
+    ``(cx, cy, w, h)`` of the input (:func:`~ssd_zoo.model.anchors.corner_anchors` turns them
+    into the normalized corners ``MultiBoxTarget`` takes; :meth:`heads` gives those directly);
+    otherwise ``ids (B, K, 1)``, ``scores (B, K, 1)``, ``bboxes (B, K, 4)`` in input pixels.
+    A hybridized network re-traces when the mode changes, so it never returns the other
+    mode's outputs.
     """
 
     def __init__(self, features: HybridBlock, layouts: Sequence[AnchorLayout],
@@ -258,14 +261,17 @@ class SSD(HybridBlock):
                              % (height, width, self.min_input_size(), self.base_size))
 
     def hybrid_forward(self, F, x):  # pylint: disable=arguments-differ
+        if autograd.is_training():  # GluonCV's train-mode outputs, anchors in its format
+            return self.heads(F, x, anchor_format='centre_size')
         cls_preds, box_preds, anchors = self.heads(F, x)
-        if autograd.is_training():
-            return cls_preds, box_preds, anchors
         return self.decoder(cls_preds, box_preds, anchors, x)
 
-    def heads(self, F, x):
+    def heads(self, F, x, anchor_format: str = 'corners'):
         """The raw predictions: ``cls_preds (B, N, C+1)``, ``box_preds (B, N, 4)``, ``anchors
-        (1, N, 4)``. Callable from another block's ``hybrid_forward`` (export wrappers)."""
+        (1, N, 4)``; the anchors as normalized corners (``MultiBoxTarget``'s and
+        ``MultiBoxDetection``'s format), or with ``anchor_format='centre_size'`` as GluonCV's
+        train mode gives them, pixel ``(cx, cy, w, h)`` of the input. Callable from another
+        block's ``hybrid_forward`` (export wrappers)."""
         features = self.features(x)
         if len(features) != len(self.anchor_generators):
             raise ValueError('the feature extractor returns %d maps but the SSD has %d heads'
@@ -274,9 +280,12 @@ class SSD(HybridBlock):
                      for f, pred in zip(features, self.class_predictors)]
         box_preds = [F.flatten(F.transpose(pred(f), (0, 2, 3, 1)))
                      for f, pred in zip(features, self.box_predictors)]
-        anchors = [gen(f, x) for f, gen in zip(features, self.anchor_generators)]
         cls_preds = F.concat(*cls_preds, dim=1).reshape((0, -1, self.num_classes + 1))
         box_preds = F.concat(*box_preds, dim=1).reshape((0, -1, 4))
+        if anchor_format == 'centre_size':
+            pixels = [gen.pixel_corners(F, f) for f, gen in zip(features, self.anchor_generators)]
+            return cls_preds, box_preds, centre_size(F, F.concat(*pixels, dim=1))
+        anchors = [gen(f, x) for f, gen in zip(features, self.anchor_generators)]
         return cls_preds, box_preds, F.concat(*anchors, dim=1)
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from mxnet import autograd
 
 from ..data.preprocess import normalize_batch
+from ..model.anchors import corner_anchors
 from ..model.spec import input_normalization
 from .loss import SSDMultiBoxLoss, to_multibox_labels
 from .workers import Workers
@@ -100,10 +101,10 @@ class TrainStep:
         return sums
 
     def _host_anchors(self, anchors: mx.nd.NDArray, size) -> np.ndarray:
-        """The anchors of an input size, copied to the host the first time (which waits for
-        that forward pass): they depend on the input size only."""
+        """The anchors of an input size as normalized corners, copied to the host the first
+        time (which waits for that forward pass): they depend on the input size only."""
         if size not in self._anchors:
-            self._anchors[size] = anchors.asnumpy().reshape(-1, 4)
+            self._anchors[size] = corner_anchors(anchors.asnumpy().reshape(-1, 4), *size)
         return self._anchors[size]
 
     @staticmethod

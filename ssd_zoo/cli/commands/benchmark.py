@@ -535,6 +535,7 @@ def bench_training_loop(network, side, batch, iterations, classes, rounds=3):
 
     from ssd_zoo.data import TrainTransform, VOCFolder, batchify, generate_shapes
     from ssd_zoo.data.shapes import ShapesSpec
+    from ssd_zoo.model.anchors import corner_anchors
     from ssd_zoo.train import TrainConfig, TrainStep
     from ssd_zoo.train.loss import to_multibox_labels
     from ssd_zoo.train.targets import mine_negatives
@@ -566,7 +567,8 @@ def bench_training_loop(network, side, batch, iterations, classes, rounds=3):
     targets = mx.nd.array(host_targets)
     options = step.loss.target_options
 
-    host_anchors = anchors.asnumpy()[0]
+    host_anchors = corner_anchors(anchors.asnumpy()[0], side, side)
+    anchors = mx.nd.array(host_anchors[None])
 
     def operator_targets():
         mx.nd.contrib.MultiBoxTarget(anchors, targets, cls_preds.transpose((0, 2, 1)),
