@@ -9,6 +9,7 @@ import ssd_zoo
 from ssd_zoo.cli import anchor_report
 from ssd_zoo.cli import main as cli_main
 from ssd_zoo.deploy.export import export_model, import_block
+from ssd_zoo.model.anchors import corner_anchors
 from ssd_zoo.model.zoo import lookup
 from ssd_zoo.train.loss import SSDMultiBoxLoss, to_multibox_labels
 
@@ -79,7 +80,9 @@ def test_backbone_builds_trains_predicts_exports(backbone, tmp_path):
     trainer = mx.gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.01})
     loss_fn = SSDMultiBoxLoss()
     with mx.autograd.record():
-        cls_loss, box_loss, num_pos = loss_fn(*net(x), labels)
+        cls_preds, box_preds, anchors = net(x)  # anchors as GluonCV's train mode gives them
+        cls_loss, box_loss, num_pos = loss_fn(cls_preds, box_preds,
+                                              corner_anchors(anchors, size, size), labels)
         loss = (cls_loss.sum() + box_loss.sum()) / num_pos.sum()
     loss.backward()
     before = [p.predictor.weight.data().copy() for p in net.class_predictors]

@@ -1,8 +1,9 @@
 """The MultiBoxTarget loss against an independent NumPy computation on a hand-made case."""
 import mxnet as mx
 import numpy as np
+import pytest
 
-from ssd_zoo.model.decode import VARIANCES
+from ssd_zoo.defaults import VARIANCES
 from ssd_zoo.train.loss import SSDMultiBoxLoss, to_multibox_labels
 from ssd_zoo.train.schedule import LRSchedule
 
@@ -98,3 +99,19 @@ def test_learning_rate_schedules():
     cosine = LRSchedule(0.1, total=110, warmup=10, mode='cosine')
     assert abs(cosine(10) - 0.1) < 1e-12 and abs(cosine(60) - 0.05) < 1e-12
     assert cosine(110) < 1e-12
+
+
+def test_train_mode_anchors_given_to_the_loss_are_refused_with_the_conversion():
+    """The train-mode anchors are GluonCV's pixel (cx, cy, w, h): passing them as the
+    normalized corners the loss takes is named, not trained on silently."""
+    import ssd_zoo
+    from ssd_zoo.model.anchors import corner_anchors
+    net = ssd_zoo.get_ssd('plainnet', 96, classes=['a'])
+    net.initialize()
+    x = mx.nd.zeros((1, 3, 96, 96))
+    with mx.autograd.train_mode():
+        cls_preds, box_preds, anchors = net(x)
+    labels = mx.nd.array([[[0, .1, .1, .5, .5]]])
+    with pytest.raises(ValueError, match='corner_anchors'):
+        SSDMultiBoxLoss()(cls_preds, box_preds, anchors, labels)
+    SSDMultiBoxLoss()(cls_preds, box_preds, corner_anchors(anchors, 96, 96), labels)

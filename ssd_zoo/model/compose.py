@@ -60,13 +60,13 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
         equal to the base size over each map's side.
     classes : sequence of str
         Foreground class names.
+    anchor_style, predictor_kernel, min_depth, reduce_ratio
+        As the fields of :class:`~ssd_zoo.model.spec.SSDSpec`'s parts.
     feature_strides, num_extras, strict_features
         Strides ``'auto'`` takes (default 16/32, 8/16/32 for VGG); extra layers ``filters=None``
         adds (default: until 1x1); named features must end their stride.
-    pretrained_base : bool or str
-        Load the backbone's ImageNet weights (:func:`ssd_zoo.model.weights.find_weights_file`).
-    norm_layer, norm_kwargs : optional
-        The backbone's normalization layer, as in GluonCV (see :func:`ssd_zoo.build_ssd`).
+    pretrained_base, root, ctx, norm_layer, norm_kwargs
+        The backbone's ImageNet weights, where, and its normalization (:func:`build_ssd`).
     **kwargs
         Decoding settings (``nms_thresh``, ``nms_topk``, ``post_nms``, ``nms_mode``), and
         ``network_name``, the name recorded for ``--network``.
@@ -87,12 +87,7 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
     if not classes:
         raise ValueError('an SSD needs at least one class name; pass classes=[...]')
     label = network if isinstance(network, str) else type(network).__name__
-    name = kwargs.pop('network_name', label)
-    decoding = DecodeSpec(**{_DECODING_KEYWORDS[k]: kwargs.pop(k) for k in list(kwargs)
-                             if k in _DECODING_KEYWORDS})
-    if kwargs:
-        raise TypeError('get_ssd() got unexpected keyword arguments %s; it takes %s'
-                        % (sorted(kwargs), ', '.join(GET_SSD_KEYWORDS)))
+    name, decoding = _name_and_decoding(label, kwargs)
     network_kwargs = norm_options(norm_layer, norm_kwargs)
     own = [type(b).__name__ for b in (network, features) if isinstance(b, HybridBlock)]
     named = not isinstance(features, (str, HybridBlock)) or features == 'auto'
@@ -111,6 +106,17 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
                    ExtrasSpec('ssd', filters or (), min_depth, reduce_ratio), decoding=decoding,
                    name=name, options={'user_block': own[-1]} if own else {})
     return build_ssd(spec, classes, extractor=extractor)
+
+
+def _name_and_decoding(label: str, kwargs: dict):
+    """``(network name to record, DecodeSpec)`` from get_ssd's remaining keywords."""
+    name = kwargs.pop('network_name', label)
+    decoding = DecodeSpec(**{_DECODING_KEYWORDS[k]: kwargs.pop(k) for k in list(kwargs)
+                             if k in _DECODING_KEYWORDS})
+    if kwargs:
+        raise TypeError('get_ssd() got unexpected keyword arguments %s; it takes %s'
+                        % (sorted(kwargs), ', '.join(GET_SSD_KEYWORDS)))
+    return name, decoding
 
 
 def _plan(network, label, base_size, features, filters, feature_strides, num_extras, strict,

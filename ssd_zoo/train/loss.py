@@ -46,6 +46,10 @@ class _TargetLoss(HybridBlock):
         return cls_loss, box_loss, num_pos
 
 
+#: normalized corners of anchors reaching past the image stay well below this; pixels exceed it
+PIXEL_LIKE = 4.0
+
+
 class SSDMultiBoxLoss(HybridBlock):
     """Softmax cross-entropy over matched and mined anchors + smooth L1 over matched ones.
 
@@ -84,7 +88,14 @@ class SSDMultiBoxLoss(HybridBlock):
         return dict(self._target)
 
     def hybrid_forward(self, F, cls_preds, box_preds, anchors, labels):  # pylint: disable=arguments-differ
-        """``labels``: ``(B, M, 5)`` ``[cls, x1, y1, x2, y2]`` normalized, padding -1 at the end."""
+        """``anchors``: ``(1, N, 4)`` normalized corners, as ``MultiBoxTarget`` takes them
+        (:meth:`ssd_zoo.SSD.heads`, or :func:`ssd_zoo.model.anchors.corner_anchors` of the
+        train-mode output); ``labels``: ``(B, M, 5)`` ``[cls, x1, y1, x2, y2]`` normalized,
+        padding -1 at the end."""
+        if isinstance(anchors, mx.nd.NDArray) and anchors.max().asscalar() > PIXEL_LIKE:
+            raise ValueError('SSDMultiBoxLoss takes anchors as normalized corners; these look '
+                             'like the train-mode output (GluonCV\'s pixel cx, cy, w, h): pass '
+                             'ssd_zoo.model.anchors.corner_anchors(anchors, height, width)')
         targets = F.contrib.MultiBoxTarget(anchors, labels, cls_preds.transpose((0, 2, 1)),
                                            **self._target)
         return self.criterion(cls_preds, box_preds, *targets)

@@ -17,7 +17,6 @@ import numpy as np
 from mxnet import autograd
 
 from ..data.preprocess import normalize_batch
-from ..model.anchors import corner_anchors
 from ..model.spec import input_normalization
 from .loss import SSDMultiBoxLoss, to_multibox_labels
 from .workers import Workers
@@ -86,8 +85,8 @@ class TrainStep:
         with autograd.record():
             parts = []
             for x, y in zip(xs, ys):
-                cls_preds, box_preds, anchors = self.net(x)
-                matches = self.loss.match(self._host_anchors(anchors, (height, width)), y)
+                cls_preds, box_preds, _ = self.net(x)
+                matches = self.loss.match(self._host_anchors(x, (height, width)), y)
                 parts.append(self.loss.from_matches(cls_preds, box_preds, matches))
             # positives and loss sums of the combined batch (every device, every worker)
             local = mx.nd.concat(*[mx.nd.add_n(*[p[k].sum().as_in_context(home) for p in parts])
@@ -100,11 +99,15 @@ class TrainStep:
         self.trainer.step(1)
         return sums
 
-    def _host_anchors(self, anchors: mx.nd.NDArray, size) -> np.ndarray:
-        """The anchors of an input size as normalized corners, copied to the host the first
-        time (which waits for that forward pass): they depend on the input size only."""
+    def _host_anchors(self, x: mx.nd.NDArray, size) -> np.ndarray:
+        """The anchors of an input size as ``MultiBoxTarget`` takes them (normalized
+        corners), computed once per size on the host: they depend on the input size only.
+        They come from the network's corner-anchor call (:meth:`ssd_zoo.SSD.heads`), not from
+        the train-mode output (GluonCV's pixel centre-size format), so that the targets see
+        exactly the corners ``MultiBoxPrior`` gives."""
         if size not in self._anchors:
-            self._anchors[size] = corner_anchors(anchors.asnumpy().reshape(-1, 4), *size)
+            with autograd.pause():
+                self._anchors[size] = self.net.heads(mx.nd, x[:1])[2].asnumpy().reshape(-1, 4)
         return self._anchors[size]
 
     @staticmethod

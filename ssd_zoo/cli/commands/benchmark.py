@@ -535,7 +535,6 @@ def bench_training_loop(network, side, batch, iterations, classes, rounds=3):
 
     from ssd_zoo.data import TrainTransform, VOCFolder, batchify, generate_shapes
     from ssd_zoo.data.shapes import ShapesSpec
-    from ssd_zoo.model.anchors import corner_anchors
     from ssd_zoo.train import TrainConfig, TrainStep
     from ssd_zoo.train.loss import to_multibox_labels
     from ssd_zoo.train.targets import mine_negatives
@@ -562,13 +561,11 @@ def bench_training_loop(network, side, batch, iterations, classes, rounds=3):
         mx.nd.waitall()
 
     with mx.autograd.train_mode():
-        cls_preds, _, anchors = net(x)
+        cls_preds, _, anchors = net.heads(mx.nd, x)  # anchors as MultiBoxTarget takes them
     host_targets = to_multibox_labels(labels, side, side)
     targets = mx.nd.array(host_targets)
     options = step.loss.target_options
-
-    host_anchors = corner_anchors(anchors.asnumpy()[0], side, side)
-    anchors = mx.nd.array(host_anchors[None])
+    host_anchors = anchors.asnumpy()[0]
 
     def operator_targets():
         mx.nd.contrib.MultiBoxTarget(anchors, targets, cls_preds.transpose((0, 2, 1)),
