@@ -19,7 +19,7 @@ import numpy as np
 from mxnet.gluon import HybridBlock
 
 __all__ = ['AnchorLayout', 'AnchorGenerator', 'anchor_layouts', 'paper_sizes', 'count_anchors',
-           'centre_size', 'corner_anchors']
+           'corner_anchors']
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,15 @@ class AnchorLayout:
                 groups.append(((geo,), (1.0,)))
             return groups
         raise ValueError("anchor style must be 'ssd' or 'lite', got %r" % (self.style,))
+
+    def pixel_sizes(self) -> List[Tuple[float, float]]:
+        """``(width, height)`` in pixels of the anchors of a cell, in anchor order, computed
+        in float64 as GluonCV's anchor generators compute them (``s sqrt(r)``, ``s / sqrt(r)``)."""
+        out = []
+        for sizes, ratios in self.shape_groups():
+            out += [(size * math.sqrt(ratios[0]), size / math.sqrt(ratios[0])) for size in sizes]
+            out += [(sizes[0] * math.sqrt(r), sizes[0] / math.sqrt(r)) for r in ratios[1:]]
+        return out
 
     @property
     def num_anchors(self) -> int:
@@ -134,6 +143,15 @@ class AnchorGenerator(HybridBlock):
         self.layout = layout
         self._offsets = tuple(offsets)
 
+    def pixel_sizes(self) -> List[Tuple[float, float]]:
+        """``(width, height)`` in pixels of the anchors of a cell, in anchor order, computed
+        in float64 as GluonCV's anchor generators compute them (``s sqrt(r)``, ``s / sqrt(r)``)."""
+        out = []
+        for sizes, ratios in self.shape_groups():
+            out += [(size * math.sqrt(ratios[0]), size / math.sqrt(ratios[0])) for size in sizes]
+            out += [(sizes[0] * math.sqrt(r), sizes[0] / math.sqrt(r)) for r in ratios[1:]]
+        return out
+
     @property
     def num_anchors(self) -> int:
         """Anchors per feature-map cell."""
@@ -144,14 +162,8 @@ class AnchorGenerator(HybridBlock):
 
     def pixel_corners(self, F, feature):
         """The anchors as pixel corners of the input, ``(1, H*W*A, 4)``."""
-        # the anchors depend on the map's height and width only: a 1 x 1 x H x W slice cut off
-        # from the gradient spares backward a zero gradient of every feature map (computed
-        # through MultiBoxPrior and added to the real one) and the block a copy of the map
-        feature = F.stop_gradient(feature.slice_axis(axis=0, begin=0, end=1)
-                                  .slice_axis(axis=1, begin=0, end=1))
-        step = self.layout.step
-        centres = F.contrib.MultiBoxPrior(feature, sizes=(0.0,), ratios=(1.0,),
-                                          steps=(step, step), offsets=self._offsets)
+        feature = self._shape_source(F, feature)
+        centres = self._centres(F, feature)
         cell = feature.slice_axis(axis=2, begin=0, end=1).slice_axis(axis=3, begin=0, end=1)
         shapes = F.concat(*[F.contrib.MultiBoxPrior(cell, sizes=s, ratios=r, steps=(1.0, 1.0),
                                                     offsets=(0.0, 0.0))
@@ -159,12 +171,33 @@ class AnchorGenerator(HybridBlock):
         pixels = F.broadcast_add(centres.reshape((0, -1, 1, 4)), shapes.reshape((0, 1, -1, 4)))
         return pixels.reshape((1, -1, 4))
 
+    def centre_size(self, F, feature):
+        """The anchors as GluonCV's train mode gives them, pixel ``(cx, cy, w, h)``
+        ``(1, H*W*A, 4)``: the centres from ``MultiBoxPrior``, the sizes as GluonCV computes
+        them (:meth:`AnchorLayout.pixel_sizes`), so that the values are its own."""
+        centres = self._centres(F, self._shape_source(F, feature))
+        centre = centres.slice_axis(axis=-1, begin=0, end=2).reshape((0, -1, 1, 2))
+        one = F.ones_like(centre.slice_axis(axis=1, begin=0, end=1))  # (1, 1, 1, 2)
+        sizes = F.concat(*[F.concat(one.slice_axis(axis=-1, begin=0, end=1) * width,
+                                    one.slice_axis(axis=-1, begin=1, end=2) * height, dim=-1)
+                           for width, height in self.layout.pixel_sizes()], dim=2)
+        grid = F.concat(F.broadcast_add(centre, sizes * 0), F.broadcast_add(sizes, centre * 0),
+                        dim=-1)
+        return grid.reshape((1, -1, 4))
 
-def centre_size(F, corners):
-    """Corners ``(..., 4)`` as ``(cx, cy, w, h)``: GluonCV's train-mode anchor format."""
-    top_left = F.slice_axis(corners, axis=-1, begin=0, end=2)
-    bottom_right = F.slice_axis(corners, axis=-1, begin=2, end=4)
-    return F.concat((top_left + bottom_right) / 2, bottom_right - top_left, dim=-1)
+    @staticmethod
+    def _shape_source(F, feature):
+        # the anchors depend on the map's height and width only: a 1 x 1 x H x W slice cut off
+        # from the gradient spares backward a zero gradient of every feature map (computed
+        # through MultiBoxPrior and added to the real one) and the block a copy of the map
+        return F.stop_gradient(feature.slice_axis(axis=0, begin=0, end=1)
+                               .slice_axis(axis=1, begin=0, end=1))
+
+    def _centres(self, F, feature):
+        """``(1, H*W, 4)`` zero-size boxes at the cell centres, in pixels."""
+        step = self.layout.step
+        return F.contrib.MultiBoxPrior(feature, sizes=(0.0,), ratios=(1.0,),
+                                       steps=(step, step), offsets=self._offsets)
 
 
 def corner_anchors(anchors, height: int, width: int):

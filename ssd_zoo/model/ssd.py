@@ -14,7 +14,7 @@ from mxnet.gluon import HybridBlock, nn
 
 from .. import compat
 from ..defaults import NMS_THRESH, NMS_TOPK, POST_NMS, SCORE_THRESH, VARIANCES, layer_init
-from .anchors import AnchorGenerator, AnchorLayout, anchor_layouts, centre_size
+from .anchors import AnchorGenerator, AnchorLayout, anchor_layouts
 from .decode import Decoder
 from .registry import REGISTRY
 from .spec import DecodeSpec, HeadSpec, SSDSpec
@@ -283,8 +283,8 @@ class SSD(HybridBlock):
         cls_preds = F.concat(*cls_preds, dim=1).reshape((0, -1, self.num_classes + 1))
         box_preds = F.concat(*box_preds, dim=1).reshape((0, -1, 4))
         if anchor_format == 'centre_size':
-            pixels = [gen.pixel_corners(F, f) for f, gen in zip(features, self.anchor_generators)]
-            return cls_preds, box_preds, centre_size(F, F.concat(*pixels, dim=1))
+            anchors = [gen.centre_size(F, f) for f, gen in zip(features, self.anchor_generators)]
+            return cls_preds, box_preds, F.concat(*anchors, dim=1)
         anchors = [gen(f, x) for f, gen in zip(features, self.anchor_generators)]
         return cls_preds, box_preds, F.concat(*anchors, dim=1)
 
