@@ -19,7 +19,7 @@ from .decode import Decoder
 from .registry import REGISTRY
 from .spec import DecodeSpec, HeadSpec, SSDSpec
 
-__all__ = ['SSD', 'build_ssd', 'norm_options']
+__all__ = ['SSD', 'TrainingHeads', 'build_ssd', 'norm_options']
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +287,21 @@ class SSD(HybridBlock):
             return cls_preds, box_preds, F.concat(*anchors, dim=1)
         anchors = [gen(f, x) for f, gen in zip(features, self.anchor_generators)]
         return cls_preds, box_preds, F.concat(*anchors, dim=1)
+
+
+class TrainingHeads(HybridBlock):
+    """``net``'s training outputs with the anchors as normalized corners, the format
+    ``MultiBoxTarget`` takes: ssd_zoo's own training path, an explicit call beside the
+    train-mode output (GluonCV's pixel centre-size anchors). It shares ``net``'s parameters
+    and, hybridized, traces them into one graph of its own.
+    """
+
+    def __init__(self, net: SSD, **kwargs):
+        super().__init__(**kwargs)
+        self.net = net
+
+    def hybrid_forward(self, F, x):  # pylint: disable=arguments-differ
+        return self.net.heads(F, x)
 
 
 _CONSTANT_INITS = (('gamma', 'ones'), ('beta', 'zeros'), ('running_mean', 'zeros'),

@@ -16,8 +16,10 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd
 
+from .. import compat
 from ..data.preprocess import normalize_batch
 from ..model.spec import input_normalization
+from ..model.ssd import TrainingHeads
 from .loss import SSDMultiBoxLoss, to_multibox_labels
 from .workers import Workers
 
@@ -75,6 +77,7 @@ class TrainStep:
         self.loss = loss or SSDMultiBoxLoss()
         self.loss.hybridize()
         self._anchors = {}   # (height, width) -> the network's anchors (A, 4), on the host
+        self._training_heads = None
 
     def __call__(self, images: np.ndarray, labels: np.ndarray, lr: float) -> mx.nd.NDArray:
         self.trainer.set_learning_rate(lr)
@@ -85,8 +88,8 @@ class TrainStep:
         with autograd.record():
             parts = []
             for x, y in zip(xs, ys):
-                cls_preds, box_preds, _ = self.net(x)
-                matches = self.loss.match(self._host_anchors(x, (height, width)), y)
+                cls_preds, box_preds, anchors = self._heads(x)
+                matches = self.loss.match(self._host_anchors(anchors, (height, width)), y)
                 parts.append(self.loss.from_matches(cls_preds, box_preds, matches))
             # positives and loss sums of the combined batch (every device, every worker)
             local = mx.nd.concat(*[mx.nd.add_n(*[p[k].sum().as_in_context(home) for p in parts])
@@ -99,15 +102,20 @@ class TrainStep:
         self.trainer.step(1)
         return sums
 
-    def _host_anchors(self, x: mx.nd.NDArray, size) -> np.ndarray:
-        """The anchors of an input size as ``MultiBoxTarget`` takes them (normalized
-        corners), computed once per size on the host: they depend on the input size only.
-        They come from the network's corner-anchor call (:meth:`ssd_zoo.SSD.heads`), not from
-        the train-mode output (GluonCV's pixel centre-size format), so that the targets see
-        exactly the corners ``MultiBoxPrior`` gives."""
+    def _heads(self, x):
+        """Predictions and normalized-corner anchors (:class:`ssd_zoo.model.ssd.TrainingHeads`),
+        hybridized as the network is."""
+        if self._training_heads is None:
+            self._training_heads = TrainingHeads(self.net)
+            if compat.is_hybridized(self.net):
+                self._training_heads.hybridize(static_alloc=True, static_shape=True)
+        return self._training_heads(x)
+
+    def _host_anchors(self, anchors: mx.nd.NDArray, size) -> np.ndarray:
+        """The anchors of an input size (normalized corners), copied to the host the first
+        time (which waits for that forward pass): they depend on the input size only."""
         if size not in self._anchors:
-            with autograd.pause():
-                self._anchors[size] = self.net.heads(mx.nd, x[:1])[2].asnumpy().reshape(-1, 4)
+            self._anchors[size] = anchors.asnumpy().reshape(-1, 4)
         return self._anchors[size]
 
     @staticmethod
