@@ -18,6 +18,9 @@ from .model.registry import REGISTRY  # noqa: E402
 from .model.spec import SSDSpec  # noqa: E402
 from .model.ssd import SSD, build_ssd  # noqa: E402
 from .model.zoo import get_model, is_model, list_models, model_spec  # noqa: E402
+from .runtime import release_environment  # noqa: E402
+
+release_environment()  # libmxnet has read the thread settings: children choose their own
 
 __version__ = '0.3.0'
 

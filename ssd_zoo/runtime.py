@@ -30,11 +30,11 @@ import os
 import re
 import sys
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional
+from typing import Dict, Iterable, Mapping, Optional
 
 __all__ = ['ThreadChoice', 'choose_threads', 'configure_threads', 'physical_cores',
            'cgroup_cpu_limit', 'THREAD_VARIABLES', 'SPIN_SETTINGS', 'describe',
-           'conv_channel_block']
+           'conv_channel_block', 'release_environment', 'applied_settings']
 
 log = logging.getLogger(__name__)
 
@@ -153,19 +153,22 @@ def _leading_int(value: str) -> int:
 
 
 _CHOICE: Optional[ThreadChoice] = None
-_SPIN_SET_BY_SSD_ZOO = False
+#: what :func:`configure_threads` wrote into ``os.environ`` (and :func:`release_environment`
+#: takes out again once libmxnet has read it)
+_APPLIED: Dict[str, str] = {}
 
 
 def configure_threads() -> ThreadChoice:
     """Give MXNet one OpenMP thread per available physical core, unless the user chose.
 
     Called by ``import ssd_zoo``. Before mxnet is loaded the count goes into
-    ``OMP_NUM_THREADS`` and the wait policy into :data:`SPIN_SETTINGS`' variables (read by
-    libgomp and MXNet at load time, and inherited by data-loader and worker processes, which
-    the loaders then limit themselves). If mxnet was imported first its thread pool is
-    already sized; ssd_zoo then logs once how to fix it.
+    ``MXNET_OMP_MAX_THREADS`` (and ``OMP_NUM_THREADS`` where it is below the CPUs this process
+    may use) and the wait policy into :data:`SPIN_SETTINGS`' variables, which
+    libgomp and MXNet read when they load; :func:`release_environment` then takes them out of
+    ``os.environ``, so that other programs this process starts choose their own. If mxnet was
+    imported first its thread pool is already sized; ssd_zoo then logs once how to fix it.
     """
-    global _CHOICE, _SPIN_SET_BY_SSD_ZOO  # pylint: disable=global-statement
+    global _CHOICE  # pylint: disable=global-statement
     if _CHOICE is not None:
         return _CHOICE
     choice = choose_threads()
@@ -176,12 +179,40 @@ def configure_threads() -> ThreadChoice:
                         'first or set OMP_NUM_THREADS=%d %s', choice.threads, choice.reason,
                         choice.threads, _as_shell(SPIN_SETTINGS))
         else:
-            os.environ['OMP_NUM_THREADS'] = str(choice.threads)
+            # MXNet's own variable: with it (and no OMP_NUM_THREADS) MXNet still runs forked
+            # children - data-loader workers - single-threaded, where an inherited
+            # OMP_NUM_THREADS gives each a spinning team of its own (measured: a GluonCV
+            # DataLoader worker beside a training step 4-6 img/s instead of 26)
+            _APPLIED['MXNET_OMP_MAX_THREADS'] = str(choice.threads)
+            if choice.threads < len(os.sched_getaffinity(0)):
+                # SMT siblings or a CPU quota: libgomp's default team (oneDNN's) would take
+                # every CPU, so bound it too
+                _APPLIED['OMP_NUM_THREADS'] = str(choice.threads)
             if not any(name in os.environ for name in SPIN_SETTINGS):
-                os.environ.update(SPIN_SETTINGS)
-                _SPIN_SET_BY_SSD_ZOO = True
+                _APPLIED.update(SPIN_SETTINGS)
+            os.environ.update(_APPLIED)
     _CHOICE = choice
     return choice
+
+
+def release_environment() -> None:
+    """Take ssd_zoo's settings back out of ``os.environ`` (``import ssd_zoo`` calls it once
+    libmxnet has read them): this process keeps them, while a subprocess, a
+    ``multiprocessing`` spawn or a GluonCV ``DataLoader``'s workers are not handed a thread
+    count and a spinning policy chosen for this process. A value the user has changed since
+    stays."""
+    if _APPLIED:
+        import mxnet as mx
+        mx.nd.zeros((1,)).asnumpy()  # MXNet reads OMP_NUM_THREADS at its first operator
+    for name, value in _APPLIED.items():
+        if os.environ.get(name) == value:
+            del os.environ[name]
+
+
+def applied_settings() -> Dict[str, str]:
+    """The thread count and wait policy ssd_zoo gave this process (empty where the user set
+    them or mxnet was imported first)."""
+    return dict(_APPLIED)
 
 
 def _as_shell(settings: Mapping[str, str]) -> str:
@@ -189,11 +220,12 @@ def _as_shell(settings: Mapping[str, str]) -> str:
 
 
 def wait_policy() -> str:
-    """libgomp's wait policy as this process's environment sets it, and by whom."""
+    """libgomp's wait policy in this process, and by whom it was set."""
+    ours = {name: _APPLIED[name] for name in SPIN_SETTINGS if name in _APPLIED}
+    if ours:
+        return _as_shell(ours) + ' (set by ssd_zoo)'
     values = {name: os.environ[name] for name in SPIN_SETTINGS if name in os.environ}
-    if not values:
-        return "libgomp's default"
-    return _as_shell(values) + (' (set by ssd_zoo)' if _SPIN_SET_BY_SSD_ZOO else ' (yours)')
+    return _as_shell(values) + ' (yours)' if values else "libgomp's default"
 
 
 def describe() -> dict:

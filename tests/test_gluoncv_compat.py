@@ -198,3 +198,42 @@ def test_gluoncvs_metric_plot_and_export_block_take_ssd_zoo_outputs(models, tmp_
                                        prefix + '-0000.params')
     again = loaded(mx.nd.array(image[None]))
     np.testing.assert_allclose(again[1].asnumpy(), scores.asnumpy(), rtol=1e-3, atol=1e-4)
+
+
+GLUONCV_STYLE_SCRIPT = '''
+import argparse
+from mxnet import gluon
+from gluoncv import data as gdata
+from gluoncv.model_zoo import get_model
+parser = argparse.ArgumentParser()
+for flag in ('--network', '--data-shape', '--batch-size', '--epochs', '--gpus', '--num-workers',
+             '--val-interval', '--log-interval', '--save-prefix', '--lr', '--momentum', '--wd'):
+    parser.add_argument(flag)
+args = parser.parse_args()
+train = gdata.VOCDetection(splits=[(2007, 'trainval'), (2012, 'trainval')])
+val = gdata.VOCDetection(splits=[(2007, 'test')])
+net = get_model('_'.join(('ssd', args.data_shape, args.network, 'voc')), pretrained_base=True,
+                norm_layer=gluon.nn.BatchNorm)
+print(type(net).__module__, ','.join(net.classes), len(train), len(val), train[0][1].shape[1])
+'''
+
+
+def test_the_drop_in_runner_hands_gluoncvs_script_ssd_zoo_and_the_shapes_data(tmp_path):
+    """scripts/gluoncv_drop_in.py swaps GluonCV's get_model and VOCDetection the way its
+    custom-dataset tutorial does, so an unchanged GluonCV script trains an ssd_zoo model on the
+    generated shapes (a stand-in script making the calls GluonCV's train_ssd.py makes)."""
+    import subprocess
+    import sys
+
+    from ssd_zoo.data import ShapesSpec, generate_shapes
+    generate_shapes(str(tmp_path / 'shapes' / 'VOC2007'), ShapesSpec(num_train=6, num_val=3))
+    script = tmp_path / 'train_ssd.py'
+    script.write_text(GLUONCV_STYLE_SCRIPT)
+    runner = os.path.join(os.path.dirname(__file__), '..', 'scripts', 'gluoncv_drop_in.py')
+    out = subprocess.run([sys.executable, runner, 'train', '--inner', '--gluoncv-script',
+                          str(script), '--root', str(tmp_path / 'shapes'), '--work',
+                          str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    module, classes, train, val, columns = out.stdout.split()[-5:]
+    assert module == 'ssd_zoo.model.ssd' and classes == 'circle,rectangle,triangle,star'
+    assert (train, val) == ('6', '3') and int(columns) >= 5

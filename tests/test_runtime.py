@@ -108,7 +108,7 @@ ratio = (time.process_time() - cpu) / (time.perf_counter() - start)
 after = thread_cpu()
 work = sorted((after[t] - before.get(t, 0) for t in after), reverse=True)
 busy = sum(1 for w in work if w >= 0.3 * work[0])
-print(os.environ["OMP_NUM_THREADS"], busy, "%.3f" % ratio)
+print(ssd_zoo.runtime.configure_threads().threads, busy, "%.3f" % ratio)
 '''
 
 
@@ -123,9 +123,13 @@ def clean_env(**extra):
 
 
 SETTINGS = '''
-import os, ssd_zoo
-print(os.environ.get("OMP_NUM_THREADS"), os.environ.get("OMP_WAIT_POLICY"),
-      os.environ.get("GOMP_SPINCOUNT"))
+import os, subprocess, sys, ssd_zoo
+applied = ssd_zoo.runtime.applied_settings()
+names = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+print(*[applied.get(n, os.environ.get(n)) for n in names])  # in effect here
+child = subprocess.run([sys.executable, "-c", "import os; print(*[os.environ.get(n, 'unset') "
+                        "for n in %r])" % (names,)], capture_output=True, text=True, check=True)
+print(child.stdout.strip())
 '''
 
 
@@ -136,9 +140,13 @@ print(os.environ.get("OMP_NUM_THREADS"), os.environ.get("OMP_WAIT_POLICY"),
     ({'OMP_NUM_THREADS': '2'}, 'None None'),                # so does the user's thread count
 ])
 def test_import_sets_libgomps_wait_policy_unless_the_user_chose(user, expected):
+    """In this process; a program it starts is handed the user's settings only."""
     out = subprocess.run([sys.executable, '-c', SETTINGS], env=clean_env(**user),
                          capture_output=True, text=True, check=True)
-    assert out.stdout.split()[1:] == expected.split()
+    ours, child = out.stdout.strip().splitlines()[-2:]
+    assert ours.split()[1:] == expected.split()
+    assert child.split() == [user.get(n, 'unset') for n in
+                             ('OMP_NUM_THREADS', 'OMP_WAIT_POLICY', 'GOMP_SPINCOUNT')]
 
 
 SWITCHES = '''

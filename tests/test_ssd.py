@@ -134,19 +134,21 @@ def test_anchor_generators_read_a_gradient_free_slice_of_each_feature_map():
     net.initialize()
     data = mx.sym.var('data')
     with mx.autograd.train_mode():
-        anchors = net(data)[2]
-    nodes = json.loads(anchors.tojson())['nodes']
-    internals = anchors.get_internals()
-    _, shapes, _ = internals.infer_shape(data=(2, 3, 300, 300))
-    shape_of = dict(zip(internals.list_outputs(), shapes))
-    priors = [n for n in nodes if n['op'] == '_contrib_MultiBoxPrior']
-    assert len(priors) == 2 * len(net.anchor_generators)
-    for prior in priors:
-        source = nodes[prior['inputs'][0][0]]
-        while source['op'] == 'slice_axis':   # the 1 x 1 cell of the shapes' call
-            source = nodes[source['inputs'][0][0]]
-        assert source['op'] == 'BlockGrad', prior['name']
-        assert shape_of[source['name'] + '_output'][:2] == (1, 1), source['name']
+        train_anchors = net(data)[2]  # GluonCV's format: centres by MultiBoxPrior
+        corner_anchors = net.heads(mx.sym, data)[2]  # centres and shapes by MultiBoxPrior
+    for anchors, calls in ((train_anchors, 1), (corner_anchors, 2)):
+        nodes = json.loads(anchors.tojson())['nodes']
+        internals = anchors.get_internals()
+        _, shapes, _ = internals.infer_shape(data=(2, 3, 300, 300))
+        shape_of = dict(zip(internals.list_outputs(), shapes))
+        priors = [n for n in nodes if n['op'] == '_contrib_MultiBoxPrior']
+        assert len(priors) == calls * len(net.anchor_generators)
+        for prior in priors:
+            source = nodes[prior['inputs'][0][0]]
+            while source['op'] == 'slice_axis':   # the 1 x 1 cell of the shapes' call
+                source = nodes[source['inputs'][0][0]]
+            assert source['op'] == 'BlockGrad', prior['name']
+            assert shape_of[source['name'] + '_output'][:2] == (1, 1), source['name']
 
 
 def test_paper_sizes_and_anchor_counts():
