@@ -53,7 +53,7 @@ def test_every_gluoncv_preset_is_registered():
 
 
 @pytest.mark.parametrize('name', ssd_zoo.list_models())
-def test_anchors_equal_gluoncv_at_base_size(name):
+def test_anchors_equal_gluoncv_at_base_size_and_non_square(name):
     import gluoncv
     net, preset = build(name)
     size = preset.base_size
@@ -72,6 +72,10 @@ def test_anchors_equal_gluoncv_at_base_size(name):
         assert not np.allclose(expected, anchors.asnumpy()[0], atol=1e-4)
     else:
         np.testing.assert_allclose(anchors.asnumpy()[0], expected, atol=1e-4)
+        # and on a non-square input, 4:3 (GluonCV's generators slice their grid to the maps)
+        x = mx.nd.zeros((1, 3, size, size * 4 // 3))
+        np.testing.assert_allclose(train_mode_anchors(net, x), train_mode_anchors(reference, x),
+                                   atol=1e-4)
 
 
 def test_mobilenet025_steps_fix_matches_gluoncv_generator_with_real_strides():
