@@ -12,8 +12,8 @@ in standard ONNX operators:
 * candidates: ``'multibox'`` one per anchor (its best foreground class, as MXNet's
   ``MultiBoxDetection``; boxes clipped to the image) or ``'per_class'`` every (anchor, class)
   pair (GluonCV's decoding); the ``nms_topk`` best go to NMS;
-* class-aware ``NonMaxSuppression`` (score > 0.01, IoU > ``nms_thresh`` suppressed), then the
-  ``post_nms`` best survivors.
+* class-aware ``NonMaxSuppression`` (score above the score threshold, 0.01 by default; IoU
+  > ``nms_thresh`` suppressed), then the ``post_nms`` best survivors.
 
 Outputs are the ssd_zoo model's: ``ids (B, K, 1)``, ``scores (B, K, 1)``, ``bboxes (B, K, 4)`` in
 input pixels, best first, invalid rows -1. The batch dimension may be dynamic.
@@ -119,8 +119,7 @@ def export_onnx(net, path: str, input_shape: Sequence[int], dynamic_batch: bool 
     _drop_initializer_inputs(model.graph)
     settings = net.nms_settings
     _append_detection(model.graph, fixed.anchors.data().asnumpy()[0], net.num_classes, width,
-                      height, settings['mode'], settings['nms_thresh'], settings['nms_topk'],
-                      settings['post_nms'], net.decoder.coder)
+                      height, settings, net.decoder.coder)
     onnx.checker.check_model(model)
     onnx.save(model, path)
     write_model_info(os.path.splitext(path)[0],
@@ -163,10 +162,11 @@ class _GraphBuilder:
         return names[0] if outputs == 1 else names
 
 
-def _append_detection(graph, anchors, num_classes, width, height, mode, nms_thresh, nms_topk,
-                      post_nms, coder) -> None:
-    """Replace the graph's outputs (cls_preds, box_preds) by ids, scores and bboxes."""
+def _append_detection(graph, anchors, num_classes, width, height, settings, coder) -> None:
+    """Replace the graph's outputs (cls_preds, box_preds) by ids, scores and bboxes, decoded
+    as the network's ``nms_settings`` and box ``coder`` say."""
     from onnx import TensorProto, helper
+    mode, nms_topk = settings['mode'], settings['nms_topk']
     g = _GraphBuilder(graph)
     cls_name, box_name = graph.output[0].name, graph.output[1].name
     scale = np.array([width, height] * 2, np.float32)
@@ -176,8 +176,9 @@ def _append_detection(graph, anchors, num_classes, width, height, mode, nms_thre
         boxes = _decoded_boxes(g, box_name, anchors, coder, clip=True)
     score, label, box, keep = _candidates(g, cls_name, boxes, num_classes, mode, nms_topk,
                                           anchors.shape[0])
-    ids, scores, bboxes, out_count = _suppress_and_rank(g, score, label, box, keep, num_classes,
-                                                        nms_thresh, post_nms)
+    ids, scores, bboxes, out_count = _suppress_and_rank(
+        g, score, label, box, keep, num_classes, settings['nms_thresh'], settings['post_nms'],
+        settings.get('score_thresh', SCORE_THRESH))
     if mode == 'multibox':
         bboxes = g.op('Mul', [bboxes, g.const(scale)])
     valid = g.op('GreaterOrEqual', [scores, g.const(0.0)])
@@ -230,7 +231,8 @@ def _candidates(g, cls_name, boxes, num_classes, mode, nms_topk, num_anchors):
     return top_score, top_label, top_boxes, keep
 
 
-def _suppress_and_rank(g, score, label, boxes, keep, num_classes, nms_thresh, post_nms):
+def _suppress_and_rank(g, score, label, boxes, keep, num_classes, nms_thresh, post_nms,
+                       score_thresh):
     """Class-aware NMS over the candidates, then the ``post_nms`` best survivors:
     ``ids (B, P, 1)`` (float), ``scores (B, P, 1)`` (-1 where none), ``boxes (B, P, 4)``, P."""
     from onnx import TensorProto, helper
@@ -241,7 +243,7 @@ def _suppress_and_rank(g, score, label, boxes, keep, num_classes, nms_thresh, po
                         perm=[0, 2, 1])
     iou = nms_thresh if 0 < nms_thresh < 1 else 1.0  # >= 1: nothing is suppressed
     selected = g.op('NonMaxSuppression', [boxes, class_scores, g.const([keep], dtype=np.int64),
-                                          g.const([iou]), g.const([SCORE_THRESH])])
+                                          g.const([iou]), g.const([score_thresh])])
     # survivors keep their score, everything else -1
     zeros = g.op('Mul', [class_scores, g.const(0.0)])
     ones = g.op('ConstantOfShape', [g.op('Slice', [g.op('Shape', [selected]),

@@ -143,15 +143,6 @@ class AnchorGenerator(HybridBlock):
         self.layout = layout
         self._offsets = tuple(offsets)
 
-    def pixel_sizes(self) -> List[Tuple[float, float]]:
-        """``(width, height)`` in pixels of the anchors of a cell, in anchor order, computed
-        in float64 as GluonCV's anchor generators compute them (``s sqrt(r)``, ``s / sqrt(r)``)."""
-        out = []
-        for sizes, ratios in self.shape_groups():
-            out += [(size * math.sqrt(ratios[0]), size / math.sqrt(ratios[0])) for size in sizes]
-            out += [(sizes[0] * math.sqrt(r), sizes[0] / math.sqrt(r)) for r in ratios[1:]]
-        return out
-
     @property
     def num_anchors(self) -> int:
         """Anchors per feature-map cell."""
