@@ -331,3 +331,38 @@ def test_evaluation_leaves_an_unreadable_image_out(damaged):
     loader, _ = make_loader(dataset, ValTransform(96), 8, shuffle=False, drop_last=False)
     result = evaluate(net, loader, dataset.classes, ('voc07',), mx.cpu())
     assert result['images'] == len(dataset) - 1
+
+
+def test_classes_select_a_subset_of_coco_in_their_order_and_count_the_rest(tmp_path):
+    """--classes for COCO as for VOC: the named categories, in that order; objects of the
+    others left out and counted; an unknown name lists the file's categories."""
+    images = tmp_path / 'images'
+    images.mkdir()
+    cv2.imwrite(str(images / 'a.jpg'), np.full((80, 100, 3), 128, np.uint8))
+    data = {'images': [{'id': 1, 'file_name': 'a.jpg', 'width': 100, 'height': 80}],
+            'categories': [{'id': 1, 'name': 'person'}, {'id': 3, 'name': 'car'},
+                           {'id': 7, 'name': 'dog'}],
+            'annotations': [{'id': k + 1, 'image_id': 1, 'category_id': c, 'iscrowd': 0,
+                             'bbox': [10 * k, 5, 20, 20], 'area': 400}
+                            for k, c in enumerate((1, 3, 7, 3))]}
+    path = tmp_path / 'instances.json'
+    path.write_text(json.dumps(data))
+    dataset = COCODetection(str(path), str(images), classes=['Dog', 'car'])
+    assert dataset.classes == ['dog', 'car'] and dataset.category_ids == [7, 3]
+    label = dataset.label(0)
+    assert sorted(label[:, 4].tolist()) == [0, 1, 1]  # dog -> 0, the two cars -> 1
+    assert dataset.report['objects of classes not selected left out'] == 1
+    with pytest.raises(ValueError, match='zebra: not categories of .* person, car, dog'):
+        COCODetection(str(path), str(images), classes=['zebra'])
+
+
+def test_classes_select_a_subset_of_shapes(tmp_path):
+    from ssd_zoo.data import build_dataset
+    root = generate_shapes(str(tmp_path / 'shapes'), TINY)
+    everything = build_dataset('shapes', root, split='train')
+    stars = build_dataset('shapes', root, ['star'], split='train')
+    assert stars.classes == ['star']
+    objects = sum(len(everything.label(i)) for i in range(len(everything)))
+    kept = sum(len(stars.label(i)) for i in range(len(stars)))
+    assert 0 < kept < objects and all((stars.label(i)[:, 4] == 0).all()
+                                      for i in range(len(stars)))

@@ -189,3 +189,30 @@ def test_loss_split_over_devices_gives_the_whole_batch_gradient(tiny_data):
     assert np.abs(whole[0]).sum() > 0
     for got, want in zip(split, whole):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize('change,message', [
+    ('reordered', 'the same names in another order'),
+    ('other_classes', 'trained on the classes'),
+    ('data_shape', 'data shape 96; this run has 128'),
+    ('network', 'network plainnet; this run has resnet18_v1'),
+    ('dataset', 'dataset shapes; this run has voc'),
+])
+def test_resume_refuses_a_checkpoint_of_another_run(tiny_data, tmp_path, change, message):
+    """--resume continues only the run it was: classes compared by name and order, input size,
+    network, dataset; the message names both values and the way out (fine-tune from it)."""
+    from ssd_zoo.train.loop import check_resumable
+    train, val = tiny_data
+    net = tiny_net(train.classes)
+    fit(net, train, None, config(tmp_path, epochs=1, dataset='shapes'))
+    prefix = str(tmp_path / 'run' / 'last')
+    classes = {'reordered': train.classes[::-1],
+               'other_classes': ['cat'] + list(train.classes[1:])}.get(change, train.classes)
+    other = tiny_net(classes)
+    cfg = config(tmp_path, resume=True, **dict({'dataset': 'shapes'}, **{
+        'data_shape': {'data_shape': 128}, 'network': {'network': 'resnet18_v1'},
+        'dataset': {'dataset': 'voc'}}.get(change, {})))
+    with pytest.raises(ValueError, match=message) as err:
+        check_resumable(prefix, other, cfg)
+    assert '--resume %s.params' % prefix in str(err.value)
+    check_resumable(prefix, tiny_net(train.classes), config(tmp_path, dataset='shapes'))

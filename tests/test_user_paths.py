@@ -354,3 +354,36 @@ def test_converters_refuse_an_export_saying_what_to_convert(name, capsys, tmp_pa
     status, out, _ = script(name, capsys, '--help')
     usage = out.split('\n\n')[0]  # the docstring may say how eval loads the result
     assert status == 0 and '--checkpoint' in usage and '--symbol' not in usage
+
+
+@pytest.mark.parametrize('flag,value,says', [
+    ('--lr', '-1', 'must be above 0, got -1'),
+    ('--lr', 'nan', "'nan' is not a finite number"),
+    ('--warmup-epochs', '-0.5', 'must be at least 0'),
+    ('--batch-size', '0', 'must be at least 1'),
+    ('--momentum', '1.5', 'must be between 0 and 1'),
+    ('--val-interval', '0', 'must be at least 1'),
+    ('--data-shape', '0', 'must be at least 16'),
+    ('--start-epoch', '-2', 'must be at least 0'),
+    ('--lr-decay', '0', 'must be above 0'),
+    ('--wd', 'x', "'x' is not a number"),
+])
+def test_train_refuses_impossible_numbers_at_parse_time_naming_the_flag(tmp_path, capsys, flag,
+                                                                         value, says):
+    code, _, err = script('train_ssd', capsys, '--save-prefix', tmp_path / 'run', flag, value)
+    assert code == 2 and 'argument %s: %s' % (flag, says) in err and 'Traceback' not in err
+    assert not os.path.exists(tmp_path / 'run')  # refused before anything is written
+
+
+@pytest.mark.parametrize('name,flags,says', [
+    ('export_ssd', ['--checkpoint', 'x', '--data-shape', '0'], 'argument --data-shape: must be '
+                                                                'at least 16, got 0'),
+    ('eval_ssd', ['--checkpoint', 'x', '--max-size', '-5'], 'argument --max-size: must be at '
+                                                            'least 16, got -5'),
+    ('demo_ssd', ['--checkpoint', 'x', 'a.jpg', '--thresh', '2'], 'argument --thresh: must be '
+                                                                  'between 0 and 1, got 2'),
+])
+def test_the_other_commands_refuse_impossible_numbers_naming_the_flag(capsys, name, flags,
+                                                                      says):
+    code, _, err = script(name, capsys, *flags)
+    assert code == 2 and says in err and 'Traceback' not in err

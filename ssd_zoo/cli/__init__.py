@@ -16,7 +16,7 @@ import argparse
 import sys
 import warnings
 
-from .options import KNOWN_ERRORS, one_line
+from .options import KNOWN_ERRORS, bounded, one_line
 
 
 def _size(text: str):
@@ -158,13 +158,13 @@ def main(argv=None) -> int:
     p.set_defaults(run=cmd_list)
     p = sub.add_parser('inspect', help='candidate feature layers of a backbone, by stride')
     p.add_argument('backbone')
-    p.add_argument('--size', type=int, default=512)
+    p.add_argument('--size', type=bounded(int, 16), default=512)
     p.add_argument('--all', action='store_true', help='every candidate, not only the last')
     p.set_defaults(run=cmd_inspect)
     p = sub.add_parser('anchors', help='anchor counts per head; draw them')
     p.add_argument('model')
     p.add_argument('--size', default=None, help='S or HxW (default: the base size)')
-    p.add_argument('--layer', type=int, default=0, help='head drawn with --out')
+    p.add_argument('--layer', type=bounded(int, 0), default=0, help='head drawn with --out')
     p.add_argument('--out', default=None, help='PNG of the anchors of the centre cell')
     p.set_defaults(run=cmd_anchors)
     p = sub.add_parser('info', help='mxnet build, CPU, oneDNN ISA, threads and why')

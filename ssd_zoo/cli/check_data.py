@@ -18,6 +18,7 @@ from ..data.check import (
 )
 from ..model.anchors import corner_anchors
 from ..model.zoo import get_model, lookup, model_for_network
+from .options import bounded
 
 __all__ = ['add_parser', 'check_data']
 
@@ -32,8 +33,8 @@ def add_parser(sub) -> None:
     model = p.add_mutually_exclusive_group()
     model.add_argument('--model', help='zoo name whose anchors are measured')
     model.add_argument('--network', help='a --network of train_ssd.py (with --data-shape)')
-    p.add_argument('--data-shape', type=int, default=300)
-    p.add_argument('--workers', type=int, default=2, help='processes decoding images')
+    p.add_argument('--data-shape', type=bounded(int, 16), default=300)
+    p.add_argument('--workers', type=bounded(int, 1), default=2, help='processes decoding images')
     p.add_argument('--suggest-sizes', action='store_true',
                    help='the anchor-size scale that covers the most boxes, and its gain')
     p.add_argument('--plot', default=None, help='PNG of box sizes, shapes and coverage')

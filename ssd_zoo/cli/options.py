@@ -8,6 +8,7 @@ This is the layer above the library: it imports the legacy symbolic API
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import traceback
@@ -26,10 +27,42 @@ from ..model.zoo import lookup
 from ..train.recipe import TrainingUsageError, is_legacy  # noqa: F401 (is_legacy: shared)
 from .datasets import class_list
 
-__all__ = ['run', 'one_line', 'UsageError', 'add_resize_flags', 'resize_options',
+__all__ = ['bounded', 'run', 'one_line', 'UsageError', 'add_resize_flags', 'resize_options',
            'resize_description', 'KNOWN_ERRORS', 'add_model_flags', 'script_parser',
            'converter_parser', 'load_model', 'contexts', 'device', 'is_legacy',
            'LEGACY_NETWORKS']
+
+
+def bounded(kind, low=None, high=None, above=None):
+    """An argparse ``type`` that parses ``kind`` (int or float) and refuses values outside
+    ``[low, high]`` (or not ``> above``): argparse then names the flag, the range and the value.
+
+    >>> bounded(float, above=0)('1e-3')
+    0.001
+    """
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError('%r is not a%s number' % (
+                text, 'n integer' if kind is int else '')) from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError('%r is not a finite number' % text)
+        if above is not None and not value > above:
+            raise argparse.ArgumentTypeError('must be above %g, got %s' % (above, text))
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError('must be %s, got %s' % (_range(low, high), text))
+        return value
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def _range(low, high) -> str:
+    if high is None:
+        return 'at least %g' % low
+    if low is None:
+        return 'at most %g' % high
+    return 'between %g and %g' % (low, high)
 
 
 class UsageError(ValueError):
@@ -104,7 +137,7 @@ def add_model_flags(parser: argparse.ArgumentParser, onnx: bool = False,
     if onnx:
         src.add_argument('--onnx', help='exported .onnx file (run with onnxruntime)')
     parser.add_argument('--root', default=None, help='folder of zoo weights')
-    parser.add_argument('--gpu', type=int, default=None, help='GPU id (default: CPU)')
+    parser.add_argument('--gpu', type=bounded(int, 0), default=None, help='GPU id (default: CPU)')
 
 
 def add_resize_flags(parser: argparse.ArgumentParser) -> None:
@@ -117,7 +150,7 @@ def add_resize_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument('--square', action='store_true',
                        help='resize every image to data shape x data shape%s'
                             % (' (the default)' if not KEEP_ASPECT else ''))
-    parser.add_argument('--max-size', type=int, default=None,
+    parser.add_argument('--max-size', type=bounded(int, 16), default=None,
                         help='with --keep-aspect: the longest side (default %g x data shape)'
                              % MAX_SIZE_RATIO)
 
@@ -150,9 +183,9 @@ def converter_parser(doc: str, out_help: str) -> argparse.ArgumentParser:
     parser = script_parser(doc)
     add_model_flags(parser, exports=False)
     parser.add_argument('--out', required=True, help=out_help)
-    parser.add_argument('--data-shape', type=int, default=None,
+    parser.add_argument('--data-shape', type=bounded(int, 16), default=None,
                         help='input side in pixels (default: the model\'s)')
-    parser.add_argument('--batch-size', type=int, default=1, help='batch traced')
+    parser.add_argument('--batch-size', type=bounded(int, 1), default=1, help='batch traced')
     return parser
 
 

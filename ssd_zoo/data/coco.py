@@ -11,6 +11,7 @@ import os
 from typing import Optional
 
 from .base import BadDataError, DetectionDataset
+from .classes import fold_name
 
 __all__ = ['COCODetection']
 
@@ -40,9 +41,11 @@ class COCODetection(DetectionDataset):
             raise BadDataError('%s is not a COCO instances file: %s' % (annotation_file, err)) \
                 from None
         categories = sorted(coco.loadCats(coco.getCatIds()), key=lambda c: c['id'])
-        super().__init__(classes or [c['name'] for c in categories], strict, errors)
-        self.category_ids = [c['id'] for c in categories]
+        kept = _selected(categories, classes, annotation_file)
+        super().__init__([c['name'] for c in kept], strict, errors)
+        self.category_ids = [c['id'] for c in kept]
         index = {cid: i for i, cid in enumerate(self.category_ids)}
+        known = {c['id'] for c in categories}
         for image_id in sorted(coco.getImgIds()):
             info = coco.loadImgs(image_id)[0]
             width, height = info['width'], info['height']
@@ -53,9 +56,12 @@ class COCODetection(DetectionDataset):
                 if ann.get('iscrowd', 0):
                     self.report['crowd boxes left out'] += 1
                     continue
-                if ann['category_id'] not in index:
+                if ann['category_id'] not in known:
                     self._malformed(BadDataError('%s: category %s is not in the categories '
                                                  'list' % (where, ann['category_id'])))
+                    continue
+                if ann['category_id'] not in index:
+                    self.report['objects of classes not selected left out'] += 1
                     continue
                 x, y, w, h = ann['bbox']
                 box = self.check_box([x, y, x + w, y + h], width, height, where)
@@ -66,3 +72,16 @@ class COCODetection(DetectionDataset):
                 continue
             self._add(os.path.join(image_dir, info['file_name']), rows)
         self._log_report(annotation_file)
+
+
+def _selected(categories: list, classes: Optional[list], annotation_file: str) -> list:
+    """The categories ``classes`` selects, in its order (every one when it is None)."""
+    if classes is None:
+        return categories
+    by_name = {fold_name(c['name']): c for c in categories}
+    unknown = [c for c in classes if fold_name(c) not in by_name]
+    if unknown:
+        raise ValueError('--classes %s: not categories of %s, which has %s'
+                         % (', '.join(unknown), annotation_file,
+                            ', '.join(c['name'] for c in categories)))
+    return [by_name[fold_name(c)] for c in classes]

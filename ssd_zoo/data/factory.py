@@ -76,7 +76,8 @@ def build_dataset(name: str, root: Optional[str] = None,
     if name not in DATASETS:
         raise ValueError('unknown dataset %r; choose one of %s' % (name, ', '.join(DATASETS)))
     if name == 'shapes':
-        return VOCFolder(_shapes_root(root, progress), split, strict=strict, errors=errors)
+        return VOCFolder(_shapes_root(root, progress), split, classes, strict=strict,
+                         errors=errors)
     root = _check_root(name, root)
     if name == 'voc':
         years = [2007] + ([2012] if split == 'train' and
@@ -87,7 +88,7 @@ def build_dataset(name: str, root: Optional[str] = None,
         part = SPLITS['coco'][split]
         return COCODetection(os.path.join(root, 'annotations', 'instances_%s.json' % part),
                              os.path.join(root, part), skip_empty=split == 'train',
-                             strict=strict, errors=errors)
+                             classes=classes, strict=strict, errors=errors)
     if name == 'rec':
         names = _classes_for(root, classes, '--dataset rec')
         if os.path.isfile(os.path.join(root, split + '.rec')):

@@ -4,6 +4,7 @@ training-curve picture."""
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import math
 import os
@@ -15,6 +16,7 @@ from typing import List, Optional, Sequence, Union
 import mxnet as mx
 
 from ..data.cache import GIB
+from ..data.classes import fold_name
 from ..data.loader import make_loader
 from ..data.transforms import AUGMENT_PRESETS, TrainTransform, ValTransform
 from ..evaluation import evaluate
@@ -25,7 +27,7 @@ from .schedule import LRSchedule
 from .step import StepLosses, TrainStep
 from .workers import Workers
 
-__all__ = ['TrainConfig', 'TrainingDiverged', 'fit', 'write_metrics_csv']
+__all__ = ['TrainConfig', 'TrainingDiverged', 'fit', 'write_metrics_csv', 'check_resumable']
 
 log = logging.getLogger(__name__)
 
@@ -191,10 +193,51 @@ def _resume(run: _Run, net, cfg: TrainConfig, contexts) -> None:
     if not checkpoint_exists(run.last_prefix):
         log.warning('no checkpoint at %s: starting from scratch', run.last_prefix)
         return
+    check_resumable(run.last_prefix, net, cfg)
     run.state = load_checkpoint(run.last_prefix, net, run.trainer, contexts)
     if run.trainer is None:
         log.warning('%s: the optimizer state lives on the servers and restarts', cfg.kvstore)
     log.info('resumed from %s at epoch %d', run.last_prefix, run.state['epoch'])
+
+
+def check_resumable(prefix: str, net, cfg: TrainConfig) -> None:
+    """Refuse to resume the checkpoint at ``prefix`` into a run it was not: another network,
+    model description, input size, dataset, or classes (compared by name: the same names in
+    another order would give every class another's predictor).
+
+    Raises
+    ------
+    ValueError
+        Naming what differs, both values, and the fix.
+    """
+    with open(prefix + '.json') as f:
+        saved = json.load(f).get('model', {})
+    fix = ('resume with the settings it was trained with, or start a new run (another '
+           '--save-prefix) that fine-tunes from it with --resume %s.params' % prefix)
+    if [fold_name(c) for c in saved.get('classes', net.classes)] != \
+            [fold_name(c) for c in net.classes]:
+        same = sorted(map(fold_name, saved['classes'])) == sorted(map(fold_name, net.classes))
+        raise ValueError('%s was trained on the classes %s and the data has %s%s: %s'
+                         % (prefix, ', '.join(saved['classes']), ', '.join(net.classes),
+                            ' (the same names in another order)' if same else '', fix))
+    # (not the dataset's folder: data move)
+    for key, ours in (('network', cfg.network), ('data_shape', cfg.data_shape),
+                      ('dataset', cfg.dataset)):
+        theirs = saved.get(key)
+        if theirs not in (None, '') and ours not in (None, '') and theirs != ours:
+            raise ValueError('%s was trained with %s %s; this run has %s: %s'
+                             % (prefix, key.replace('_', ' '), theirs, ours, fix))
+    ours = spec_of(net)
+    if saved.get('spec') and ours and _architecture(saved['spec']) != _architecture(ours):
+        differing = sorted(k for k in _architecture(ours)
+                           if _architecture(ours)[k] != _architecture(saved['spec']).get(k))
+        raise ValueError('%s holds another model (its description differs in %s): %s'
+                         % (prefix, ', '.join(differing), fix))
+
+
+def _architecture(spec: dict) -> dict:
+    """A spec's JSON without the decoding settings (those may change between runs)."""
+    return {k: v for k, v in spec.items() if k != 'decoding'}
 
 
 def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progress=None,

@@ -17,6 +17,7 @@ from ssd_zoo.cli.images import IMAGE_EXTENSIONS, collect_images  # noqa: E402
 from ssd_zoo.cli.options import (  # noqa: E402
     add_model_flags,
     add_resize_flags,
+    bounded,
     device,
     load_model,
     resize_description,
@@ -31,7 +32,8 @@ def main(argv=None):
     p = script_parser(__doc__)
     add_model_flags(p, onnx=True)
     p.add_argument('images', nargs='+', help='image files or folders (searched recursively)')
-    p.add_argument('--thresh', type=float, default=0.5, help='lowest score drawn and listed')
+    p.add_argument('--thresh', type=bounded(float, 0, 1), default=0.5,
+                   help='lowest score drawn and listed')
     p.add_argument('--out', default='detections', help='folder for the annotated PNGs')
     add_resize_flags(p)
     args = p.parse_args(argv)

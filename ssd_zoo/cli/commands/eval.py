@@ -18,6 +18,7 @@ from ssd_zoo.cli.datasets import add_dataset_flags, model_dataset
 from ssd_zoo.cli.options import (
     add_model_flags,
     add_resize_flags,
+    bounded,
     device,
     load_model,
     resize_description,
@@ -35,8 +36,8 @@ def main(argv=None):
     add_dataset_flags(p)
     add_resize_flags(p)
     p.add_argument('--metrics', nargs='+', choices=METRICS, default=['voc07', 'voc'])
-    p.add_argument('--batch-size', type=int, default=16)
-    p.add_argument('--num-workers', type=int, default=1)
+    p.add_argument('--batch-size', type=bounded(int, 1), default=16)
+    p.add_argument('--num-workers', type=bounded(int, 0), default=1)
     p.add_argument('--out', default=None, help='folder for the PR-curve PNG and results JSON')
     args = p.parse_args(argv)
     det = load_model(args)

@@ -15,7 +15,7 @@ import logging
 from tqdm import tqdm
 
 from ssd_zoo.cli.datasets import class_list
-from ssd_zoo.cli.options import UsageError, contexts, counting_bar, script_parser
+from ssd_zoo.cli.options import UsageError, bounded, contexts, counting_bar, script_parser
 from ssd_zoo.data import DATASETS
 from ssd_zoo.data.loader import WORKER_KINDS
 from ssd_zoo.data.transforms import AUGMENT_PRESETS
@@ -33,28 +33,29 @@ def parse_args(argv=None):
                    help='preset backbone (resnet50_v1, vgg16_atrous, ...), an MXNet example '
                         'network (vgg16_reduced, inceptionv3, resnet18..resnet152, mobilenet, '
                         'densenet121) or any GluonCV network')
-    p.add_argument('--data-shape', type=int, default=D.data_shape, help='input side in pixels')
+    p.add_argument('--data-shape', type=bounded(int, 16), default=D.data_shape,
+                   help='input side in pixels')
     p.add_argument('--dataset', choices=DATASETS, default='shapes')
     p.add_argument('--dataset-root', default=None, help='dataset folder (shapes: data/shapes)')
     p.add_argument('--classes', default=None, help='comma-separated class names (rec/custom)')
-    p.add_argument('--batch-size', type=int, default=D.batch_size)
-    p.add_argument('--epochs', type=int, default=D.epochs)
+    p.add_argument('--batch-size', type=bounded(int, 1), default=D.batch_size)
+    p.add_argument('--epochs', type=bounded(int, 1), default=D.epochs)
     p.add_argument('--optimizer', choices=('sgd', 'nag', 'adam'), default=D.optimizer)
-    p.add_argument('--lr', type=float, default=None,
+    p.add_argument('--lr', type=bounded(float, above=0), default=None,
                    help='default %g; %g for the MXNet example networks, whose extra layers '
                         'have no BatchNorm' % (D.lr, default_lr('resnet18')))
     p.add_argument('--lr-mode', choices=('step', 'cosine'), default=D.lr_mode)
-    p.add_argument('--lr-decay', type=float, default=D.lr_decay)
+    p.add_argument('--lr-decay', type=bounded(float, high=1, above=0), default=D.lr_decay)
     p.add_argument('--lr-decay-epoch', default='', help='epochs of step decays, e.g. 160,200')
-    p.add_argument('--warmup-epochs', type=float, default=D.warmup_epochs)
-    p.add_argument('--wd', type=float, default=D.wd)
-    p.add_argument('--momentum', type=float, default=D.momentum)
+    p.add_argument('--warmup-epochs', type=bounded(float, 0), default=D.warmup_epochs)
+    p.add_argument('--wd', type=bounded(float, 0), default=D.wd)
+    p.add_argument('--momentum', type=bounded(float, 0, 1), default=D.momentum)
     p.add_argument('--augment', choices=sorted(AUGMENT_PRESETS), default=D.augment,
                    help='full: the SSD recipe; flip: flips only; none')
     p.add_argument('--gpus', default='', help='GPU ids, e.g. 0,1 (default: CPU)')
-    p.add_argument('--cpus', type=int, default=1,
+    p.add_argument('--cpus', type=bounded(int, 1), default=1,
                    help='split each batch over this many CPU contexts (multi-device on a CPU)')
-    p.add_argument('--num-workers', type=int, default=D.num_workers,
+    p.add_argument('--num-workers', type=bounded(int, 0), default=D.num_workers,
                    help='data loader workers (0: load in the training thread)')
     p.add_argument('--worker-kind', choices=WORKER_KINDS, default=D.worker_kind,
                    help='auto: one worker is a thread, several are processes')
@@ -72,10 +73,11 @@ def parse_args(argv=None):
     p.add_argument('--resume-or-start', action='store_true',
                    help='continue from the last checkpoint in --save-prefix if there is one, '
                         'else start from scratch (for jobs that get restarted)')
-    p.add_argument('--start-epoch', type=int, default=D.start_epoch)
+    p.add_argument('--start-epoch', type=bounded(int, 0), default=D.start_epoch)
     p.add_argument('--save-prefix', default=None, help='checkpoint folder')
-    p.add_argument('--save-interval', type=int, default=D.save_interval)
-    p.add_argument('--val-interval', type=int, default=D.val_interval)
+    p.add_argument('--save-interval', type=bounded(int, 0), default=D.save_interval,
+                   help='epochs between numbered checkpoints (0: only last and best)')
+    p.add_argument('--val-interval', type=bounded(int, 1), default=D.val_interval)
     p.add_argument('--seed', type=int, default=D.seed)
     p.add_argument('--pretrained-base', action='store_true',
                    help='ImageNet weights of the backbone: $MXNET_HOME/models, else '
@@ -83,7 +85,8 @@ def parse_args(argv=None):
     p.add_argument('--pretrained', default=None, metavar='PREFIX',
                    help='MXNet example networks: base-network checkpoint PREFIX-%%04d.params '
                         '(Module format) to start from, with --epoch')
-    p.add_argument('--epoch', type=int, default=0, help='epoch of the --pretrained checkpoint')
+    p.add_argument('--epoch', type=bounded(int, 0), default=0,
+                   help='epoch of the --pretrained checkpoint')
     p.add_argument('--transfer', default=None, choices=('voc', 'coco'),
                    help='fine-tune the pretrained voc/coco model with reset_class')
     p.add_argument('--freeze', default=None, help='regex of parameters kept fixed')
@@ -119,9 +122,6 @@ def config(args) -> TrainConfig:
 def main(argv=None):
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(message)s')
-    if args.epochs < 1:
-        raise UsageError('--epochs %d: give the number of epochs to train to (at least 1)'
-                         % args.epochs)
     if args.cache_images < 0:
         raise UsageError('--cache-images %g: give the GiB of decoded images to keep in memory '
                          '(0 or more)' % args.cache_images)
