@@ -366,3 +366,19 @@ def test_classes_select_a_subset_of_shapes(tmp_path):
     kept = sum(len(stars.label(i)) for i in range(len(stars)))
     assert 0 < kept < objects and all((stars.label(i)[:, 4] == 0).all()
                                       for i in range(len(stars)))
+
+
+def test_a_byte_order_mark_is_not_part_of_a_class_name_or_an_image_id(tmp_path):
+    """Windows editors start text files with a UTF-8 byte-order mark: classes.txt and the
+    split lists read the same with it."""
+    root = generate_shapes(str(tmp_path / 'shapes'), TINY)
+    plain = VOCFolder(root, 'train')
+    for name in ('classes.txt', os.path.join('ImageSets', 'Main', 'train.txt')):
+        path = os.path.join(root, name)
+        with open(path, 'rb') as f:
+            text = f.read()
+        with open(path, 'wb') as f:
+            f.write(b'\xef\xbb\xbf' + text)
+    marked = VOCFolder(root, 'train')
+    assert marked.classes == plain.classes == ['circle', 'rectangle', 'triangle', 'star']
+    assert len(marked) == len(plain)

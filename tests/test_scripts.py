@@ -130,6 +130,7 @@ def test_every_export_loads_in_eval_and_demo_as_it_is(trained, checkpoint_map, t
     info = json.load(open(prefix + '-model.json'))
     assert info['classes'] == ['circle', 'rectangle', 'triangle', 'star']
     assert info['data_shape'] == 96
+    assert (info['dataset'], info['dataset_root']) == ('custom', root)  # what it was trained on
     out_dir = str(tmp_path / 'eval')
     run('eval_ssd.py', *source, *data, '--metrics', 'voc07', '--out', out_dir)
     maps = {'checkpoint': checkpoint_map,

@@ -53,7 +53,7 @@ class LstDetection(DetectionDataset):
     def __init__(self, lst_file: str, root: str, classes: Sequence[str], strict: bool = False,
                  errors: Optional[list] = None):
         super().__init__(classes, strict, errors)
-        with open(lst_file) as f:
+        with open(lst_file, encoding='utf-8-sig') as f:
             for number, line in enumerate(f, 1):
                 if line.strip():
                     try:

@@ -29,8 +29,9 @@ VOC_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', '
 
 
 def read_class_list(path: str) -> Tuple[str, ...]:
-    """Class names, one per line (blank lines and ``#`` comments ignored)."""
-    with open(path) as f:
+    """Class names, one per line (blank lines and ``#`` comments ignored; a byte-order mark,
+    as Windows editors write one, is not part of the first name)."""
+    with open(path, encoding='utf-8-sig') as f:
         names = tuple(line.split('#')[0].strip() for line in f)
     names = tuple(n for n in names if n)
     if not names:
@@ -88,7 +89,7 @@ class VOCFolder(DetectionDataset):
         if not os.path.isfile(id_file):
             raise FileNotFoundError('split list %s does not exist (a VOC folder has '
                                     'ImageSets/Main/<split>.txt)' % id_file)
-        with open(id_file) as f:
+        with open(id_file, encoding='utf-8-sig') as f:  # a byte-order mark is no image id
             ids = [line.split()[0] for line in f if line.strip()]
         for image_id in ids:
             try:

@@ -118,7 +118,8 @@ def export_input(input_shape: Sequence[int], ctx: mx.Context, preprocess: bool =
 
 def export_model(net, prefix: str, input_shape: Sequence[int] = None, epoch: int = 0,
                  ctx: Optional[mx.Context] = None, fixed_size: bool = False,
-                 preprocess: bool = False, network: Optional[str] = None) -> Tuple[str, str]:
+                 preprocess: bool = False, network: Optional[str] = None,
+                 provenance: Optional[dict] = None) -> Tuple[str, str]:
     """Write ``PREFIX-symbol.json``, ``PREFIX-%04d.params`` of the inference graph and the
     model description ``PREFIX-model.json`` (classes, input size and format).
 
@@ -163,7 +164,7 @@ def export_model(net, prefix: str, input_shape: Sequence[int] = None, epoch: int
                      input_shape[2], net.classes,
                      UINT8_INPUT if preprocess else NORMALIZED_INPUT, format='symbol',
                      fixed_size=fixed_size, epoch=epoch, min_input_size=net.min_input_size(),
-                     spec=spec_of(net))
+                     spec=spec_of(net), **(provenance or {}))
     symbol_file, params_file = '%s-symbol.json' % prefix, '%s-%04d.params' % (prefix, epoch)
     log.info('exported %s and %s', symbol_file, params_file)
     return symbol_file, params_file

@@ -71,6 +71,11 @@ class Detector:
     fixed_size: bool = False
     info: dict = field(default_factory=dict)
 
+    def provenance(self) -> dict:
+        """The dataset the model was trained on (``dataset``, ``dataset_root``), as its
+        checkpoint or export recorded it; exporters record it again."""
+        return {k: self.info[k] for k in ('dataset', 'dataset_root') if self.info.get(k)}
+
     def normalization(self) -> dict:
         """The ``mean`` and ``std`` the model's input is normalized with (its spec's)."""
         return input_normalization(self.info or self.net)

@@ -70,7 +70,7 @@ def require_onnx(module: str):
 
 
 def export_onnx(net, path: str, input_shape: Sequence[int], dynamic_batch: bool = True,
-                network: Optional[str] = None) -> str:
+                network: Optional[str] = None, provenance: Optional[dict] = None) -> str:
     """Write ``net`` with its detection step to an ONNX file, and its model description
     (``<path without .onnx>-model.json``).
 
@@ -125,7 +125,8 @@ def export_onnx(net, path: str, input_shape: Sequence[int], dynamic_batch: bool 
     write_model_info(os.path.splitext(path)[0],
                      network if network is not None else getattr(net, 'network_name', ''), height,
                      net.classes, format='onnx', nms_mode=settings['mode'],
-                     batch=None if dynamic_batch else batch, spec=spec_of(net))
+                     batch=None if dynamic_batch else batch, spec=spec_of(net),
+                     **(provenance or {}))
     log.info('exported %s (%s decoding, %s batch)', path, settings['mode'],
              'dynamic' if dynamic_batch else 'fixed')
     return path

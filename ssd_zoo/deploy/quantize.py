@@ -73,15 +73,16 @@ class Converted:
         return '%d layers kept FP32 (%s)' % (len(self.fp32_layers), ', '.join(
             '%d %s' % (n, op) for op, n in ops.most_common()))
 
-    def export(self, prefix: str) -> Tuple[str, str]:
+    def export(self, prefix: str, provenance: Optional[dict] = None) -> Tuple[str, str]:
         """Write ``PREFIX-symbol.json`` / ``PREFIX-0000.params`` and the model description
-        ``PREFIX-model.json`` (reload with :func:`ssd_zoo.deploy.load_detector`)."""
+        ``PREFIX-model.json`` (reload with :func:`ssd_zoo.deploy.load_detector`);
+        ``provenance`` (:meth:`ssd_zoo.deploy.Detector.provenance`) is recorded with it."""
         os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
         self.net(mx.nd.zeros(self.input_shape))  # export writes what the traced graph uses
         self.net.export(prefix)
         write_model_info(prefix, self.network, self.input_shape[2], self.classes,
                          format='symbol', fixed_size=True, precision=self.precision,
-                         batch=self.input_shape[0], spec=self.spec)
+                         batch=self.input_shape[0], spec=self.spec, **(provenance or {}))
         return '%s-symbol.json' % prefix, '%s-0000.params' % prefix
 
 

@@ -39,13 +39,13 @@ def main(argv=None):
     if args.format == 'onnx':
         from ssd_zoo.deploy.onnx_export import export_onnx
         path = export_onnx(det.net, args.out + '.onnx', shape, network=det.network,
-                           dynamic_batch=not args.fixed_batch)
+                           dynamic_batch=not args.fixed_batch, provenance=det.provenance())
         files = [path]
         reloaded = load_detector(onnx=path)
     else:
         files = export_model(det.net, args.out, shape, ctx=device(args),
                              fixed_size=args.fixed_size, preprocess=args.preprocess,
-                             network=det.network)
+                             network=det.network, provenance=det.provenance())
         reloaded = load_detector(symbol=args.out, ctx=device(args))
     reloaded.detect(_blank(side), ctx=device(args))  # the export must reload and run
     print('exported %s (%s decoding); reload with --%s %s'

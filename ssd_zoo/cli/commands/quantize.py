@@ -53,7 +53,7 @@ def main(argv=None):
     else:
         converted = to_bfloat16(det.net, shape)
     print('%s: %s' % (args.dtype.upper(), converted.summary()))
-    symbol_file, params_file = converted.export(args.out)
+    symbol_file, params_file = converted.export(args.out, provenance=det.provenance())
     reloaded = load_detector(symbol=args.out, ctx=device(args))  # must reload and run
     print('exported %s and %s (reload with --symbol %s)' % (symbol_file, params_file, args.out))
     if args.eval:
