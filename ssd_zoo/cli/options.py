@@ -1,9 +1,6 @@
-"""What the scripts and the ``ssd-zoo`` command share: one-line errors, the model-source flags,
-devices, and the meaning of ``--network``.
-
-This is the layer above the library: it imports the legacy symbolic API
-(:mod:`ssd_zoo.symbol`), which registers the MXNet example's network names with the zoo
-(``--network resnet101``); the model zoo itself never imports it.
+"""What the scripts and the ``ssd-zoo`` command share: one-line errors, checked numeric flags,
+the model-source flags and devices. (Every ``--network`` name, the MXNet example's included,
+is in the registry: :mod:`ssd_zoo.model.registry`.)
 """
 from __future__ import annotations
 
@@ -17,20 +14,17 @@ from typing import Callable, Iterator, List, Optional
 
 import mxnet as mx
 
-from .. import symbol  # noqa: F401  (registers the MXNet example's --network names)
 from ..data.base import BadDataError
 from ..data.transforms import MAX_SIZE_RATIO
 from ..defaults import KEEP_ASPECT
 from ..deploy.loading import Detector, load_detector
-from ..model.registry import LEGACY_NETWORKS
 from ..model.zoo import lookup
-from ..train.recipe import TrainingUsageError, is_legacy  # noqa: F401 (is_legacy: shared)
+from ..train.recipe import TrainingUsageError
 from .datasets import class_list
 
 __all__ = ['bounded', 'run', 'one_line', 'UsageError', 'add_resize_flags', 'resize_options',
            'resize_description', 'KNOWN_ERRORS', 'add_model_flags', 'script_parser',
-           'converter_parser', 'load_model', 'contexts', 'device', 'is_legacy',
-           'LEGACY_NETWORKS']
+           'converter_parser', 'load_model', 'contexts', 'device']
 
 
 def bounded(kind, low=None, high=None, above=None):
