@@ -98,12 +98,15 @@ def test_spec_round_trips_through_json_and_refuses_what_it_cannot_read():
 
 
 def test_set_nms_is_part_of_the_recorded_spec():
+    from ssd_zoo.model.zoo import model_for_network
     net = ssd_zoo.get_model('ssd_300_plainnet_custom', classes=['a'], pretrained_base=False,
                             nms_thresh=0.3)
     assert net.spec.decoding.nms_thresh == 0.3
-    net.set_nms(0.6, 200, 50, mode='per_class')
-    rebuilt = ssd_zoo.build_ssd(net.spec, ['a'])
-    assert rebuilt.nms_settings == net.nms_settings
+    legacy = model_for_network('resnet18', 300, ['a'])
+    for model in (net, legacy):
+        model.set_nms(0.6, 200, 50, mode='per_class', score_thresh=0.2)
+        rebuilt = ssd_zoo.build_ssd(model.spec, ['a'])
+        assert rebuilt.nms_settings == model.nms_settings
 
 
 def test_a_spec_composed_on_your_own_block_says_so_when_rebuilt_without_it():

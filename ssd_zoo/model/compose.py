@@ -11,7 +11,7 @@ from mxnet.gluon import HybridBlock
 
 from ..defaults import ssd_ratios
 from .anchors import paper_sizes
-from .spec import AnchorSpec, DecodeSpec, ExtrasSpec, HeadSpec, SSDSpec
+from .spec import AnchorSpec, DecodeSpec, ExtrasSpec, HeadSpec, SSDSpec, pop_decoding
 from .ssd import SSD, build_ssd, norm_options  # noqa: F401 (SSD: the return type's docs)
 
 __all__ = ['get_ssd', 'GET_SSD_KEYWORDS']
@@ -22,11 +22,6 @@ GET_SSD_KEYWORDS = ('features', 'filters', 'sizes', 'ratios', 'steps', 'classes'
                     'feature_strides', 'num_extras', 'strict_features', 'pretrained_base',
                     'root', 'ctx', 'norm_layer', 'norm_kwargs', 'nms_thresh', 'nms_topk',
                     'post_nms', 'nms_mode', 'network_name')
-
-#: ``get_ssd`` keywords that set the decoding part of the spec, and their spec names
-_DECODING_KEYWORDS = {'nms_thresh': 'nms_thresh', 'nms_topk': 'nms_topk',
-                      'post_nms': 'post_nms', 'nms_mode': 'mode'}
-
 
 def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence[int]] = None,
             sizes: Optional[Sequence[float]] = None,
@@ -111,12 +106,7 @@ def get_ssd(network, base_size: int, features='auto', filters: Optional[Sequence
 def _name_and_decoding(label: str, kwargs: dict):
     """``(network name to record, DecodeSpec)`` from get_ssd's remaining keywords."""
     name = kwargs.pop('network_name', label)
-    decoding = DecodeSpec(**{_DECODING_KEYWORDS[k]: kwargs.pop(k) for k in list(kwargs)
-                             if k in _DECODING_KEYWORDS})
-    if kwargs:
-        raise TypeError('get_ssd() got unexpected keyword arguments %s; it takes %s'
-                        % (sorted(kwargs), ', '.join(GET_SSD_KEYWORDS)))
-    return name, decoding
+    return name, DecodeSpec(**pop_decoding(kwargs, 'get_ssd', GET_SSD_KEYWORDS))
 
 
 def _plan(network, label, base_size, features, filters, feature_strides, num_extras, strict,

@@ -17,7 +17,8 @@ from typing import Any, Dict, Optional, Tuple, Union
 from ..defaults import MEAN, NMS_THRESH, NMS_TOPK, POST_NMS, SCORE_THRESH, STD, VARIANCES
 
 __all__ = ['SSDSpec', 'AnchorSpec', 'HeadSpec', 'ExtrasSpec', 'DecodeSpec', 'InputSpec',
-           'SPEC_VERSION', 'spec_of', 'input_normalization']
+           'SPEC_VERSION', 'DECODING_KEYWORDS', 'pop_decoding', 'spec_of',
+           'input_normalization']
 
 #: the version of the JSON form; loading refuses newer ones instead of misreading them
 SPEC_VERSION = 1
@@ -88,6 +89,35 @@ class DecodeSpec:
     nms_topk: int = NMS_TOPK
     post_nms: int = POST_NMS
     score_thresh: float = SCORE_THRESH
+
+
+    def keywords(self) -> dict:
+        """The decoding as :class:`ssd_zoo.SSD`'s constructor takes it."""
+        return {'nms_thresh': self.nms_thresh, 'nms_topk': self.nms_topk,
+                'post_nms': self.post_nms, 'nms_mode': self.mode,
+                'score_thresh': self.score_thresh}
+
+
+#: ``get_model`` / ``get_ssd`` keywords of the decoding, and the :class:`DecodeSpec` field each
+#: sets
+DECODING_KEYWORDS = {'nms_thresh': 'nms_thresh', 'nms_topk': 'nms_topk',
+                     'post_nms': 'post_nms', 'nms_mode': 'mode'}
+
+
+def pop_decoding(kwargs: dict, function: str, accepted) -> dict:
+    """Take the decoding keywords out of ``kwargs`` as :class:`DecodeSpec` fields.
+
+    Raises
+    ------
+    TypeError
+        Any other keyword left in ``kwargs``, naming ``function``'s ``accepted`` ones.
+    """
+    decoding = {field: kwargs.pop(key) for key, field in DECODING_KEYWORDS.items()
+                if key in kwargs}
+    if kwargs:
+        raise TypeError('%s() got unexpected keyword arguments %s; it takes %s'
+                        % (function, sorted(kwargs), ', '.join(accepted)))
+    return decoding
 
 
 _PARTS = {'anchors': AnchorSpec, 'head': HeadSpec, 'extras': ExtrasSpec, 'input': InputSpec,

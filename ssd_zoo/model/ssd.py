@@ -431,9 +431,7 @@ def build_ssd(spec: SSDSpec, classes: Sequence[str], pretrained_base: Union[bool
                                        pretrained=pretrained_base, root=root, ctx=ctx,
                                        extras_kind=spec.extras.kind,
                                        network_kwargs=norm_options(norm_layer, norm_kwargs))
-    anchors, decoding = spec.anchors, spec.decoding
+    anchors = spec.anchors
     layouts = anchor_layouts(anchors.sizes, anchors.ratios, anchors.steps, anchors.style)
-    return SSD(extractor, layouts, classes, spec.base_size, nms_thresh=decoding.nms_thresh,
-               nms_topk=decoding.nms_topk, post_nms=decoding.post_nms, nms_mode=decoding.mode,
-               network_name=spec.name, head=spec.head, score_thresh=decoding.score_thresh,
-               variances=spec.variances, spec=spec)
+    return SSD(extractor, layouts, classes, spec.base_size, network_name=spec.name,
+               head=spec.head, variances=spec.variances, spec=spec, **spec.decoding.keywords())

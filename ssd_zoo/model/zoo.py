@@ -10,7 +10,7 @@ import mxnet as mx
 from .compose import get_ssd
 from .presets import PRESETS, Preset
 from .registry import REGISTRY
-from .spec import SSDSpec
+from .spec import SSDSpec, pop_decoding
 from .ssd import SSD, build_ssd
 from .weights import find_weights_file, load_weights
 
@@ -141,11 +141,7 @@ def get_model(name: str, pretrained: Union[bool, str] = False,
         A weights file is not where it is looked for (the message names the expected file).
     """
     entry = _model_entry(name)
-    decoding = {key: kwargs.pop(option) for option, key in _DECODING_OPTIONS.items()
-                if option in kwargs}
-    if kwargs:
-        raise TypeError('get_model() got unexpected keyword arguments %s; it takes %s'
-                        % (sorted(kwargs), ', '.join(GET_MODEL_KEYWORDS)))
+    decoding = pop_decoding(kwargs, 'get_model', GET_MODEL_KEYWORDS)
     if transfer:
         return _transferred(entry, transfer, classes, root, ctx, norm_layer, norm_kwargs)
     dataset = entry.info['dataset']
@@ -188,11 +184,6 @@ def _transferred(entry, source: str, classes, root, ctx, norm_layer, norm_kwargs
 GET_MODEL_KEYWORDS = ('pretrained', 'pretrained_base', 'classes', 'root', 'ctx', 'transfer',
                       'norm_layer', 'norm_kwargs', 'nms_thresh', 'nms_topk', 'post_nms',
                       'nms_mode')
-
-
-#: keyword arguments of get_model that set the decoding part of the spec
-_DECODING_OPTIONS = {'nms_thresh': 'nms_thresh', 'nms_topk': 'nms_topk',
-                     'post_nms': 'post_nms', 'nms_mode': 'mode'}
 
 
 def model_for_network(network: str, data_shape: int, classes: Sequence[str],

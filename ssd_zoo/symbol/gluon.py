@@ -18,7 +18,7 @@ from .. import compat
 from ..defaults import STD
 from ..model.anchors import AnchorLayout
 from ..model.registry import LEGACY_NETWORKS
-from ..model.spec import SSDSpec
+from ..model.spec import DecodeSpec, SSDSpec
 from ..model.ssd import SSD
 from .common import multi_layer_feature, normalize_layers, per_layer_ratios, per_layer_sizes
 from .symbol_builder import base_network
@@ -84,10 +84,9 @@ def legacy_ssd(network: str, data_shape: int, classes: Sequence[str], **kwargs) 
     **kwargs
         Config overrides for :func:`~ssd_zoo.symbol.symbol_factory.get_config` (``sizes``,
         ``from_layers``, ``min_filter`` ...) and :class:`~ssd_zoo.model.ssd.SSD` decoding options
-        (``nms_thresh``, ``nms_topk``, ``post_nms``, ``nms_mode``).
+        (``nms_thresh``, ``nms_topk``, ``post_nms``, ``nms_mode``, ``score_thresh``).
     """
-    ssd_options = {k: kwargs.pop(k) for k in ('nms_thresh', 'nms_topk', 'post_nms', 'nms_mode')
-                   if k in kwargs}
+    ssd_options = {k: kwargs.pop(k) for k in DecodeSpec().keywords() if k in kwargs}
     spec = SSDSpec.legacy(network, data_shape, **kwargs)
     config = get_config(network, data_shape, num_classes=len(classes), **kwargs)
     base_args = {k: v for k, v in config.items()
@@ -175,7 +174,5 @@ def build_legacy(spec: SSDSpec, classes: Sequence[str], pretrained_base=False, *
         raise ValueError('%s is a legacy network: load its ImageNet checkpoint with '
                          '--pretrained PREFIX --epoch N instead of --pretrained-base'
                          % spec.network)
-    decoding = spec.decoding
-    return legacy_ssd(spec.network, spec.base_size, classes, nms_thresh=decoding.nms_thresh,
-                      nms_topk=decoding.nms_topk, post_nms=decoding.post_nms,
-                      nms_mode=decoding.mode, **spec.options)
+    return legacy_ssd(spec.network, spec.base_size, classes, **spec.decoding.keywords(),
+                      **spec.options)
