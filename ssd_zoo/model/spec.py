@@ -231,8 +231,10 @@ def input_normalization(model) -> Dict[str, Tuple[float, ...]]:
     """``{'mean': ..., 'std': ...}`` of the input ``model`` takes: its spec's
     (:class:`InputSpec`; ``model`` a network, or a model-description dict with a ``spec``),
     else ImageNet's (:data:`ssd_zoo.defaults.MEAN` / ``STD``)."""
-    spec = getattr(model, 'spec', None)
-    if isinstance(model, dict) and model.get('spec'):
-        spec = SSDSpec.from_dict(model['spec'])
-    part = spec.input if isinstance(spec, SSDSpec) else InputSpec()
+    if isinstance(model, dict):
+        recorded = (model.get('spec') or {}).get('input')
+        part = InputSpec(**recorded) if recorded else InputSpec()
+    else:
+        spec = getattr(model, 'spec', None)
+        part = spec.input if isinstance(spec, SSDSpec) else InputSpec()
     return {'mean': part.mean, 'std': part.std}

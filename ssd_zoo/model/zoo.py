@@ -15,7 +15,7 @@ from .ssd import SSD, build_ssd
 from .weights import find_weights_file, load_weights
 
 __all__ = ['get_model', 'list_models', 'is_model', 'lookup', 'model_spec', 'dataset_classes',
-           'model_for_network']
+           'model_for_network', 'transferred_model']
 
 log = logging.getLogger(__name__)
 
@@ -173,10 +173,18 @@ def _transferred(entry, source: str, classes, root, ctx, norm_layer, norm_kwargs
         raise ValueError('transfer=%r: %s has no published weights; models with weights: %s'
                          % (source, candidate, ', '.join(list_models(base, pretrained=True))
                             or '(none for this preset)'))
-    net = get_model(candidate, pretrained=True, root=root, ctx=ctx, norm_layer=norm_layer,
-                    norm_kwargs=norm_kwargs)
-    net.reset_class(list(classes), reuse_weights=[c for c in classes if c in net.classes])
+    net = transferred_model(candidate, classes, root=root, ctx=ctx, norm_layer=norm_layer,
+                            norm_kwargs=norm_kwargs)
     net.name_in_zoo = entry.name
+    return net
+
+
+def transferred_model(published: str, classes: Sequence[str], **kwargs) -> SSD:
+    """The ``published`` zoo model with its weights, its classes reset to ``classes``; the
+    classes both have keep their predictors (GluonCV's ``transfer``). ``kwargs`` go to
+    :func:`get_model`."""
+    net = get_model(published, pretrained=True, **kwargs)
+    net.reset_class(list(classes), reuse_weights=[c for c in classes if c in net.classes])
     return net
 
 

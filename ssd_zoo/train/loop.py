@@ -227,17 +227,14 @@ def check_resumable(prefix: str, net, cfg: TrainConfig) -> None:
         if theirs not in (None, '') and ours not in (None, '') and theirs != ours:
             raise ValueError('%s was trained with %s %s; this run has %s: %s'
                              % (prefix, key.replace('_', ' '), theirs, ours, fix))
-    ours = spec_of(net)
-    if saved.get('spec') and ours and _architecture(saved['spec']) != _architecture(ours):
-        differing = sorted(k for k in _architecture(ours)
-                           if _architecture(ours)[k] != _architecture(saved['spec']).get(k))
-        raise ValueError('%s holds another model (its description differs in %s): %s'
-                         % (prefix, ', '.join(differing), fix))
-
-
-def _architecture(spec: dict) -> dict:
-    """A spec's JSON without the decoding settings (those may change between runs)."""
-    return {k: v for k, v in spec.items() if k != 'decoding'}
+    ours, theirs = spec_of(net), saved.get('spec')
+    if ours and theirs:
+        # the decoding settings may change between runs; nothing else of the model may
+        differing = sorted(k for k in set(ours) | set(theirs)
+                           if k != 'decoding' and ours.get(k) != theirs.get(k))
+        if differing:
+            raise ValueError('%s holds another model (its description differs in %s): %s'
+                             % (prefix, ', '.join(differing), fix))
 
 
 def fit(net, train_dataset, val_dataset, cfg: TrainConfig, contexts=None, progress=None,

@@ -14,7 +14,7 @@ from ..data.classes import fold_name
 from ..deploy.model_info import read_model_info
 from ..model.registry import REGISTRY
 from ..model.weights import load_weights
-from ..model.zoo import get_model, model_for_network
+from ..model.zoo import model_for_network, transferred_model
 from .loop import TrainConfig, fit
 
 log = logging.getLogger(__name__)
@@ -64,10 +64,8 @@ class TrainRequest:
 
 def _build_net(cfg: TrainConfig, request: TrainRequest, classes: List[str], report):
     if request.transfer:
-        net = get_model('ssd_%d_%s_%s' % (cfg.data_shape, cfg.network, request.transfer),
-                        pretrained=True)
-        net.reset_class(classes, reuse_weights=[c for c in classes if c in net.classes])
-        return net
+        return transferred_model('ssd_%d_%s_%s' % (cfg.data_shape, cfg.network,
+                                                   request.transfer), classes)
     net = model_for_network(cfg.network, cfg.data_shape, classes, cfg.dataset or 'shapes',
                             pretrained_base=request.pretrained_base)
     if request.pretrained:

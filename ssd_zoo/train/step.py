@@ -78,10 +78,11 @@ class TrainStep:
         self.loss.hybridize()
         self._anchors = {}   # (height, width) -> the network's anchors (A, 4), on the host
         self._training_heads = None
+        self._normalization = input_normalization(net)  # the spec's; fixed for the network
 
     def __call__(self, images: np.ndarray, labels: np.ndarray, lr: float) -> mx.nd.NDArray:
         self.trainer.set_learning_rate(lr)
-        xs = _normalized_parts(images, self.contexts, input_normalization(self.net))
+        xs = _normalized_parts(images, self.contexts, self._normalization)
         height, width = images.shape[1:3]
         ys = np.array_split(to_multibox_labels(labels, width, height), len(self.contexts))
         home = self.contexts[0]
