@@ -78,8 +78,7 @@ def _model_entry(name: str):
     try:
         return REGISTRY.get('model', name)
     except ValueError as err:
-        raise ValueError('%s. ssd_zoo.list_models() lists all %d'
-                         % (err, len(REGISTRY.names('model')))) from None
+        raise ValueError('%s; ssd_zoo.list_models() lists them' % err) from None
 
 
 def dataset_classes(dataset: str) -> List[str]:
